@@ -1,0 +1,225 @@
+"""Accounts: sign-up, login with lockout, refresh-token rotation with reuse detection, logout."""
+import functools
+import re
+import time
+import unicodedata
+
+import bcrypt
+
+from chalicelib import keys, storage, tokens
+from chalicelib.errors import (
+    InvalidCredentials, InvalidToken, TokenReused, TooManyAttempts, UsernameTaken, ValidationError)
+from chalicelib.settings import get_settings
+
+USERNAME_PATTERN = re.compile(r"[\w.@+-]+\Z")  # Django's rule: letters, digits and @.+-_
+USERNAME_MIN, USERNAME_MAX = 3, 150
+PASSWORD_MIN_CHARS, PASSWORD_MAX_BYTES = 6, 72  # bcrypt only ever reads the first 72 bytes
+ROLE_USER, ROLE_ADMIN = "user", "admin"
+
+
+def normalize_username(raw):
+    """(display name, uniqueness key): NFKC-normalised, and case-folded for the key."""
+    name = unicodedata.normalize("NFKC", raw).strip()
+    if not USERNAME_MIN <= len(name) <= USERNAME_MAX:
+        raise ValidationError(
+            f"Username must be {USERNAME_MIN} to {USERNAME_MAX} characters.", field="username")
+    if not USERNAME_PATTERN.match(name) or "\n" in name:
+        raise ValidationError(
+            "Username may contain only letters, digits and @ . + - _", field="username")
+    return name, unicodedata.normalize("NFKC", name.casefold())
+
+
+def check_password_rules(password):
+    if len(password) < PASSWORD_MIN_CHARS:
+        raise ValidationError(
+            f"Password must be at least {PASSWORD_MIN_CHARS} characters.", field="password")
+    if len(password.encode("utf-8")) > PASSWORD_MAX_BYTES:
+        raise ValidationError(
+            f"Password must be at most {PASSWORD_MAX_BYTES} bytes in UTF-8.", field="password")
+    if "\x00" in password:
+        raise ValidationError("Password must not contain NUL characters.", field="password")
+
+
+def hash_password(password, rounds=None):
+    rounds = rounds or get_settings().bcrypt_rounds
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash():
+    """Checked for unknown users so that they cost the same time as a wrong password."""
+    return hash_password("not-a-real-password").encode("ascii")
+
+
+def public_user(user):
+    return {"id": user["user_id"], "username": user["username"], "role": user.get("role", ROLE_USER)}
+
+
+def create_user(username, password, role=ROLE_USER):
+    """Store a new user; UsernameTaken if the case-insensitive name exists."""
+    name, key = normalize_username(username)
+    check_password_rules(password)
+    user = {
+        **keys.user_key(key),
+        "user_id": key,
+        "username": name,
+        "role": role,
+        "password_hash": hash_password(password),
+        "created_at": _iso_now(),
+    }
+    ddb = storage.client()
+    try:
+        ddb.put_item(
+            TableName=storage.table_name(),
+            Item=storage.to_item(user),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        raise UsernameTaken("That username is already taken.")
+    return public_user(user)
+
+
+def set_role(username, role):
+    """Grant or withdraw a role (used only by the CLI; /signup never grants admin)."""
+    _, key = normalize_username(username)
+    ddb = storage.client()
+    try:
+        ddb.update_item(
+            TableName=storage.table_name(),
+            Key=storage.to_item(keys.user_key(key)),
+            UpdateExpression="SET #role = :role",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames={"#role": "role"},
+            ExpressionAttributeValues=storage.to_item({":role": role}),
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        raise InvalidCredentials("No such user.")
+
+
+def login(username, password):
+    """Check credentials and return a fresh token pair.
+
+    One Query reads the profile and the failure counter together. Unknown users and wrong passwords
+    get the same answer and cost the same bcrypt time; after too many failures every attempt,
+    a correct one included, is refused until the back-off ends.
+    """
+    try:
+        _, key = normalize_username(username)
+    except ValidationError:
+        key = None
+    user, failures = _load_login_state(key) if key else (None, None)
+    now = int(time.time())
+    locked_until = (failures or {}).get("locked_until", 0)
+    if locked_until > now:
+        raise TooManyAttempts("Too many failed logins; try again later.", retry_after=locked_until - now)
+
+    stored = user["password_hash"].encode("ascii") if user else _dummy_hash()
+    try:
+        matches = bcrypt.checkpw(password.encode("utf-8"), stored)
+    except ValueError:  # over 72 bytes: never a match, never a 500
+        matches = False
+    if not (user and matches):
+        if key:
+            _record_failure(key, failures, now)
+        raise InvalidCredentials("Invalid username or password.")
+    if failures:
+        _clear_failures(key)
+    return tokens.issue_pair(user["user_id"], user.get("role", ROLE_USER))
+
+
+def _load_login_state(key):
+    response = storage.client().query(
+        TableName=storage.table_name(),
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :hash)",
+        ExpressionAttributeValues=storage.to_item({":pk": keys.user_pk(key), ":hash": "#"}),
+        ConsistentRead=True,
+    )
+    found = {item["SK"]: item for item in map(storage.from_item, response["Items"])}
+    return found.get(keys.user_key(key)["SK"]), found.get(keys.login_failures_key(key)["SK"])
+
+
+def _record_failure(key, failures, now):
+    """Count a failure in the current window; the last allowed failure starts the back-off."""
+    settings = get_settings()
+    window_open = failures and failures.get("window_ends", 0) > now
+    count = (failures["count"] + 1) if window_open else 1
+    window_ends = failures["window_ends"] if window_open else now + settings.login_window_seconds
+    item = {**keys.login_failures_key(key), "count": count, "window_ends": window_ends}
+    if count >= settings.login_max_failures:
+        item["locked_until"] = now + settings.login_backoff_seconds
+    item[storage.TTL_ATTRIBUTE] = max(window_ends, item.get("locked_until", 0))
+    # Concurrent failures may overwrite each other's count: the lockout is a brake, not a ledger.
+    storage.client().put_item(TableName=storage.table_name(), Item=storage.to_item(item))
+
+
+def _clear_failures(key):
+    storage.client().delete_item(
+        TableName=storage.table_name(), Key=storage.to_item(keys.login_failures_key(key)))
+
+
+def refresh(refresh_token):
+    """Rotate: mark the presented refresh token used and hand out a new pair of the same family.
+
+    One TransactWriteItems checks that the family is not revoked and records the token's jti.
+    A token presented twice revokes its whole family (someone else may hold a copy).
+    """
+    claims = tokens.verify(refresh_token, tokens.REFRESH)
+    ddb = storage.client()
+    try:
+        ddb.transact_write_items(TransactItems=[
+            {"ConditionCheck": {
+                "TableName": storage.table_name(),
+                "Key": storage.to_item(keys.revoked_family_key(claims["fam"])),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }},
+            {"Put": {
+                "TableName": storage.table_name(),
+                "Item": storage.to_item({
+                    **keys.used_refresh_key(claims["jti"]),
+                    "family": claims["fam"],
+                    storage.TTL_ATTRIBUTE: claims["exp"],
+                }),
+                # A used-jti item past its TTL may linger (deletion is lazy); the token's own exp
+                # already rejects it, so the plain existence test is enough here.
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }},
+        ])
+    except ddb.exceptions.TransactionCanceledException as exc:
+        family_revoked, token_used = (
+            code == "ConditionalCheckFailed" for code, _ in storage.cancellation_codes(exc))
+        if token_used and not family_revoked:
+            revoke_family(claims["fam"], claims["exp"] + get_settings().refresh_token_ttl)
+            raise TokenReused("This refresh token was already used; its session is revoked.")
+        if family_revoked or token_used:
+            raise InvalidToken("This session has been revoked.")
+        raise
+    user = _get_user(claims["sub"])
+    if user is None:
+        raise InvalidToken("The account no longer exists.")
+    # The role is read again so that a withdrawn admin right does not live on in rotated tokens.
+    return tokens.issue_pair(user["user_id"], user.get("role", ROLE_USER), family=claims["fam"])
+
+
+def _get_user(key):
+    response = storage.client().get_item(
+        TableName=storage.table_name(), Key=storage.to_item(keys.user_key(key)), ConsistentRead=True)
+    return storage.from_item(response["Item"]) if "Item" in response else None
+
+
+def revoke_family(family, expires_at):
+    storage.client().put_item(
+        TableName=storage.table_name(),
+        Item=storage.to_item({**keys.revoked_family_key(family), storage.TTL_ATTRIBUTE: int(expires_at)}),
+    )
+
+
+def logout(refresh_token, caller=None):
+    """Revoke the session that ``refresh_token`` belongs to (every token rotated from it)."""
+    claims = tokens.verify(refresh_token, tokens.REFRESH)
+    if caller is not None and claims["sub"] != caller:
+        raise InvalidToken("The refresh token does not belong to the caller.")
+    revoke_family(claims["fam"], claims["exp"] + get_settings().refresh_token_ttl)
+
+
+def _iso_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

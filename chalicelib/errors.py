@@ -1,0 +1,111 @@
+"""The domain's exception hierarchy: every failure a caller can cause, with a stable code.
+
+These classes know nothing about HTTP; ``chalicelib.web`` maps them to status codes in one table.
+"""
+
+
+class BookingAPIError(Exception):
+    """Base class: ``code`` is stable and machine-readable, ``message`` is for humans."""
+
+    code = "Error"
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ValidationError(BookingAPIError):
+    code = "ValidationError"
+
+
+class InvalidJSON(ValidationError):
+    code = "InvalidJSON"
+
+
+class InvalidCursor(ValidationError):
+    code = "InvalidCursor"
+
+
+class PayloadTooLarge(BookingAPIError):
+    code = "PayloadTooLarge"
+
+
+class UnsupportedMediaType(BookingAPIError):
+    code = "UnsupportedMediaType"
+
+
+class Unauthenticated(BookingAPIError):
+    code = "Unauthorized"
+
+
+class InvalidCredentials(Unauthenticated):
+    code = "InvalidCredentials"
+
+
+class InvalidToken(Unauthenticated):
+    code = "InvalidToken"
+
+
+class TokenReused(Unauthenticated):
+    code = "TokenReused"
+
+
+class Forbidden(BookingAPIError):
+    code = "Forbidden"
+
+
+class NotFound(BookingAPIError):
+    code = "NotFound"
+
+
+class Conflict(BookingAPIError):
+    code = "Conflict"
+
+
+class UsernameTaken(Conflict):
+    code = "UsernameTaken"
+
+
+class SeatTaken(Conflict):
+    code = "SeatTaken"
+
+
+class AlreadyCancelled(Conflict):
+    code = "AlreadyCancelled"
+
+
+class ShowStarted(Conflict):
+    code = "ShowStarted"
+
+
+class HasActiveBookings(Conflict):
+    code = "HasActiveBookings"
+
+
+class IdempotencyKeyReused(BookingAPIError):
+    code = "IdempotencyKeyReused"
+
+
+class TooManyAttempts(BookingAPIError):
+    """Login locked out; ``retry_after`` is in seconds."""
+
+    code = "TooManyAttempts"
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(BookingAPIError):
+    """DynamoDB stayed unavailable after bounded retries, or the service is misconfigured."""
+
+    code = "ServiceUnavailable"
+
+    def __init__(self, message, retry_after=1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConfigurationError(ServiceUnavailable):
+    code = "ServiceMisconfigured"

@@ -1,0 +1,166 @@
+"""HTTP glue for app.py: JSON bodies, the caller's token, error -> response mapping, paging links, request logs."""
+import functools
+import json
+import logging
+import threading
+import time
+import urllib.parse
+import uuid
+
+from chalice import Chalice, Response
+
+from chalicelib import errors, storage, tokens
+from chalicelib.settings import get_settings
+from chalicelib.validation import parse_json
+
+log = logging.getLogger("movie_booking.http")
+
+JSON_TYPES = ("application/json",)
+
+# The one place where domain errors become HTTP statuses.
+STATUS_BY_ERROR = [
+    (errors.PayloadTooLarge, 413),
+    (errors.UnsupportedMediaType, 415),
+    (errors.ValidationError, 400),
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.IdempotencyKeyReused, 422),
+    (errors.TooManyAttempts, 429),
+    (errors.ServiceUnavailable, 503),
+]
+
+
+class ThreadLocalChalice(Chalice):
+    """Chalice with ``current_request`` and ``lambda_context`` kept per thread.
+
+    Lambda runs one request per process, but ``chalice local`` and threaded tests call one app object
+    from many threads: with plain attributes a request could read another request's headers or body.
+    """
+
+    _per_thread = threading.local()
+
+    @property
+    def current_request(self):
+        return getattr(self._per_thread, "request", None)
+
+    @current_request.setter
+    def current_request(self, request):
+        self._per_thread.request = request
+
+    @property
+    def lambda_context(self):
+        return getattr(self._per_thread, "context", None)
+
+    @lambda_context.setter
+    def lambda_context(self, context):
+        self._per_thread.context = context
+
+
+def status_for(exc):
+    for error_class, status in STATUS_BY_ERROR:
+        if isinstance(exc, error_class):
+            return status
+    return 500
+
+
+def request_id(request):
+    """API Gateway's request id; one is made up (and kept) where none was given, as in the test client."""
+    context = getattr(request, "context", None)
+    if context is None:
+        return "-"
+    if not context.get("requestId"):
+        context["requestId"] = uuid.uuid4().hex
+    return context["requestId"]
+
+
+def error_response(request, exc):
+    """``{"Code", "Message", "request_id", ...details}`` with the mapped status and helpful headers."""
+    status = status_for(exc)
+    body = {"Code": exc.code, "Message": exc.message, "request_id": request_id(request), **exc.details}
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="movie-booking"'
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, int(retry_after)))
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def json_errors(app):
+    """Decorator for views: domain errors (and exhausted DynamoDB retries) become JSON error responses."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                return view(*args, **kwargs)
+            except errors.BookingAPIError as exc:
+                return error_response(app.current_request, exc)
+            except Exception as exc:
+                if storage.is_unavailable(exc):
+                    return error_response(app.current_request, storage.unavailable(exc))
+                log.exception("unhandled error")
+                return Response(
+                    body={"Code": "InternalServerError", "Message": "An internal error occurred.",
+                          "request_id": request_id(app.current_request)},
+                    status_code=500)
+        return wrapper
+    return decorate
+
+
+def json_body(request):
+    """The request's JSON object: 413 if too large, 415 if not JSON, 400 if malformed."""
+    raw = request.raw_body or b""
+    if len(raw) > get_settings().max_body_bytes:
+        raise errors.PayloadTooLarge(f"Request bodies are limited to {get_settings().max_body_bytes} bytes.")
+    content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        raise errors.UnsupportedMediaType("Send the body as application/json.")
+    return parse_json(raw)
+
+
+def caller_claims(request):
+    """Claims of the Bearer access token; InvalidToken (401) when absent or bad."""
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.Unauthenticated(
+            "Authentication credentials were not provided: send 'Authorization: Bearer <access token>'.")
+    claims = tokens.verify(token.strip(), tokens.ACCESS)
+    # Recorded where an API Gateway authorizer would put it, for the request log.
+    request.context.setdefault("authorizer", {})["principalId"] = claims["sub"]
+    return claims
+
+
+def paged(request, items, next_cursor, limit):
+    """A JSON-array response with an RFC 8288 ``Link: <...>; rel="next"`` header when more pages exist."""
+    headers = {}
+    if next_cursor:
+        params = {k: v for k, v in (request.query_params or {}).items() if k not in ("cursor", "limit")}
+        params.update(limit=str(limit), cursor=next_cursor)
+        headers["Link"] = f'<{_public_url(request)}?{urllib.parse.urlencode(params)}>; rel="next"'
+    return Response(body=items, status_code=200, headers=headers)
+
+
+def _public_url(request):
+    """The absolute URL the client used, stage prefix included (API Gateway puts it in context.path)."""
+    headers = request.headers
+    proto = headers.get("x-forwarded-proto", "http")
+    host = headers.get("host", "localhost")
+    path = (request.context or {}).get("path") or request.path
+    return f"{proto}://{host}{path}"
+
+
+def log_request(request, response, started):
+    """One JSON line per request: never a token, password or hash."""
+    context = getattr(request, "context", None) or {}
+    log.info(json.dumps({
+        "method": request.method,
+        "route": context.get("resourcePath"),
+        "path": request.path,
+        "status": response.status_code,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        "request_id": request_id(request),
+        "user": (context.get("authorizer") or {}).get("principalId"),
+    }, separators=(",", ":")))
