@@ -24,6 +24,9 @@ def request_log(request, get_response):
     response = get_response(request)
     request_id = web.request_id(request)
     response.headers.setdefault("X-Request-Id", request_id)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if not isinstance(response.body, (str, bytes)):
+        response.headers.setdefault("Content-Type", "application/json")
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         response.body.setdefault("request_id", request_id)  # Chalice's own 405/415 answers too
     web.log_request(request, response, started)
