@@ -1,0 +1,84 @@
+"""DynamoDB requests per API call, counted with botocore's event hooks (the costs in docs/data-model.md)."""
+import contextlib
+
+import pytest
+
+from chalicelib import storage
+
+
+@contextlib.contextmanager
+def counting():
+    calls = []
+
+    def record(model, **_):
+        calls.append(model.name)
+
+    events = storage.client().meta.events
+    events.register("before-call.dynamodb", record)
+    try:
+        yield calls
+    finally:
+        events.unregister("before-call.dynamodb", record)
+
+
+@pytest.fixture
+def token(api, demo):
+    return api.token_for()
+
+
+def test_single_seat_booking_is_one_read_and_one_conditional_write(api, token):
+    with counting() as calls:
+        assert api.post("/shows/1/book/", {"seat_number": 1}, token=token).status_code == 201
+    assert calls == ["GetItem", "TransactWriteItems"]
+
+
+def test_taken_seat_costs_the_same_two_requests(api, token):
+    api.post("/shows/1/book/", {"seat_number": 1}, token=api.token_for("bob"))
+    with counting() as calls:
+        assert api.post("/shows/1/book/", {"seat_number": 1}, token=token).status_code == 409
+    assert calls == ["GetItem", "TransactWriteItems"]
+
+
+def test_group_booking_is_one_read_and_one_transaction(api, token):
+    with counting() as calls:
+        assert api.post("/shows/1/book/", {"seat_numbers": [1, 2, 3, 4, 5]}, token=token).status_code == 201
+    assert calls == ["GetItem", "TransactWriteItems"]
+
+
+def test_idempotent_booking_adds_no_request(api, token):
+    with counting() as calls:
+        api.post("/shows/1/book/", {"seat_number": 1}, token=token, headers={"Idempotency-Key": "abc"})
+    assert calls == ["GetItem", "TransactWriteItems"]
+
+
+def test_cancel_is_one_read_and_one_transaction(api, token):
+    booking = api.post("/shows/1/book/", {"seat_number": 1}, token=token).data
+    with counting() as calls:
+        assert api.post(f"/bookings/{booking['id']}/cancel/", token=token).status_code == 200
+    assert calls == ["GetItem", "TransactWriteItems"]
+
+
+@pytest.mark.parametrize("path", ["/movies/", "/movies/1/shows/", "/shows/1/seats/"])
+def test_public_lists_are_one_query(api, token, path):
+    with counting() as calls:
+        assert api.get(path).status_code == 200
+    assert calls == ["Query"]
+
+
+def test_my_bookings_is_one_query(api, token):
+    with counting() as calls:
+        assert api.get("/my-bookings/", token=token).status_code == 200
+    assert calls == ["Query"]
+
+
+def test_no_request_path_scans(api, token):
+    booking = api.post("/shows/1/book/", {"seat_number": 1}, token=token).data
+    with counting() as calls:
+        api.get("/movies/")
+        api.get("/movies/1/shows/?date=2000-01-01")
+        api.get("/shows/1/seats/")
+        api.get("/my-bookings/", token=token)
+        api.post("/shows/1/book/", {"seat_numbers": [2, 3]}, token=token)
+        api.post(f"/bookings/{booking['id']}/cancel/", token=token)
+        api.post("/login", {"username": "alice", "password": "secret"})
+    assert calls and "Scan" not in calls
