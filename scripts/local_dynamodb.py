@@ -8,6 +8,7 @@ guarantee. The body is consumed inside the lock because WSGI apps may compute it
 Usage: python scripts/local_dynamodb.py [--host 127.0.0.1] [--port 8001]
 """
 import argparse
+import logging
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -41,7 +42,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args()
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_local_server(args.host, args.port)
     print(f"local DynamoDB (moto, serialised) on http://{args.host}:{server.server_port}", flush=True)
     try:

@@ -48,13 +48,19 @@ def stop(processes):
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "127.0.0.1")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("STAGE", "local")
     started = []
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM both end in the `finally` below (a shell may have left SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
             ddb_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
