@@ -106,22 +106,16 @@ def book(caller, show_id, body, idempotency_key=None):
             "ConditionExpression": "attribute_not_exists(PK)",
         }})
     fingerprint = _fingerprint("book", show_id, sorted(seats) if is_group else seats[0])
-    if idempotency_key:
-        writes.append(_idempotency_put(caller, idempotency_key, fingerprint, response))
-
-    reasons = _transact(writes)
-    if reasons is None:
-        return response
-
-    if idempotency_key and reasons[-1][0] == CONDITION_FAILED:
-        return _replay(caller, idempotency_key, fingerprint)
+    done, reasons = _write_once(caller, writes, response, idempotency_key, fingerprint)
+    if done:
+        return done
     ours = {b["id"] for b in bookings}
     blocking = [old for code, old in reasons[0:2 * len(bookings):2] if code == CONDITION_FAILED and old]
     if blocking and all(old["booking_id"] in ours for old in blocking):
         # Our own earlier attempt landed (its response was lost): the write is done.
         return response
     mine = [old for old in blocking if old.get("user") == caller]
-    if not idempotency_key and mine and len(mine) == len(seats):
+    if mine and len(mine) == len(seats):
         existing = [booking_view(_seat_as_booking(old)) for old in mine]
         if not is_group:
             return Outcome(Outcome.OK, existing[0])
@@ -172,15 +166,10 @@ def cancel(caller, booking_id, idempotency_key=None):
         "ConditionExpression": "booking_id = :id",
         "ExpressionAttributeValues": storage.to_item({":id": booking_id}),
     }}
-    writes = [mark_cancelled, free_seat]
-    if idempotency_key:
-        writes.append(_idempotency_put(caller, idempotency_key, fingerprint, response))
-
-    reasons = _transact(writes)
-    if reasons is None:
-        return response
-    if idempotency_key and reasons[-1][0] == CONDITION_FAILED:
-        return _replay(caller, idempotency_key, fingerprint, missing=AlreadyCancelled)
+    done, reasons = _write_once(caller, [mark_cancelled, free_seat], response, idempotency_key, fingerprint,
+                                missing=AlreadyCancelled)
+    if done:
+        return done
     if reasons[0][0] == CONDITION_FAILED:
         raise AlreadyCancelled("This booking is already cancelled.")
     # The seat item does not name this booking: an invariant was broken elsewhere. Cancel anyway,
@@ -343,6 +332,22 @@ def _replay(caller, key, fingerprint, missing=None):
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request.")
     return Outcome(record["status"], json.loads(record["body"]))
+
+
+def _write_once(caller, writes, response, idempotency_key, fingerprint, missing=None):
+    """Run ``writes`` (plus the Idempotency-Key record, in the same transaction).
+
+    Returns (outcome, None) when the write happened or an earlier response was replayed, else
+    (None, reasons) with the per-item cancellation reasons for the caller to interpret.
+    """
+    if idempotency_key:
+        writes = writes + [_idempotency_put(caller, idempotency_key, fingerprint, response)]
+    reasons = _transact(writes)
+    if reasons is None:
+        return response, None
+    if idempotency_key and reasons[-1][0] == CONDITION_FAILED:
+        return _replay(caller, idempotency_key, fingerprint, missing=missing), None
+    return None, reasons
 
 
 def _transact(writes):
