@@ -95,3 +95,142 @@ def api(aws):
 
     with Client(app) as client:
         yield Api(client)
+
+
+# --- live stack (issue 3): the real local stack, over HTTP --------------------------------------
+
+class LiveStack:
+    """A running local stack: the serialised moto DynamoDB endpoint and `chalice local` in front of it.
+
+    ``base_url`` is the API (no trailing slash), ``endpoint_url`` the DynamoDB endpoint, ``env`` the
+    environment both run with (TABLE_NAME, AWS_ENDPOINT_URL_DYNAMODB, dummy credentials, ...).
+    The demo catalog (movies 1-4, shows 1-10) is loaded; several test modules share the stack, so a
+    test that needs seats nobody else touches should make its own show with ``add_show``.
+    """
+
+    def __init__(self, base_url, endpoint_url, env):
+        self.base_url, self.endpoint_url, self.env = base_url, endpoint_url, env
+        self._next_show_id = 900_000
+
+    def dynamodb(self):
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=self.endpoint_url, region_name=self.env["AWS_DEFAULT_REGION"],
+                            aws_access_key_id="local", aws_secret_access_key="local", aws_session_token="local")
+
+    def add_show(self, movie_id=1, total_seats=100, days_ahead=30, screen_name="Test screen"):
+        """A new show of ``movie_id`` (id from 900001 up, far from the demo's and admin-made ids)."""
+        import datetime as dt
+
+        from chalicelib import catalog, storage as _storage
+
+        self._next_show_id += 1
+        starts = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=days_ahead)
+        item = catalog.show_item(self._next_show_id, movie_id, screen_name, starts, total_seats)
+        self.dynamodb().put_item(TableName=self.env["TABLE_NAME"], Item=_storage.to_item(item),
+                                 ConditionExpression="attribute_not_exists(PK)")
+        return self._next_show_id
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until(check, process, what, timeout, logs):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode}; see {logs}/")
+        if check():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready in {timeout} s; see {logs}/")
+
+
+def _listening(port):
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _answers(url):
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def live_stack():
+    """Start scripts/local_dynamodb.py and `chalice local --stage local` on free ports, each in its own
+    process group (stopped, with any children, at the end of the session); create the table and load
+    the demo catalog first. Their logs go to test-output/live-stack-*/ (one folder per session)."""
+    import signal
+    import subprocess
+
+    import tempfile
+
+    os.makedirs(os.path.join(ROOT, "test-output"), exist_ok=True)
+    logs = tempfile.mkdtemp(prefix="live-stack-", dir=os.path.join(ROOT, "test-output"))
+    ddb_port, api_port = _free_port(), _free_port()
+    endpoint_url = f"http://127.0.0.1:{ddb_port}"
+    env = {
+        **os.environ,
+        "STAGE": "local",
+        "TABLE_NAME": "movie-booking-live",
+        "BCRYPT_ROUNDS": "4",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "JWT_SECRET_PARAM", "CORS_ALLOW_ORIGIN"):
+        env.pop(name, None)
+    processes = []
+
+    def start(name, command):
+        log = open(os.path.join(logs, f"{name}.log"), "wb")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        processes.append(process)
+        return process
+
+    try:
+        dynamodb = start("dynamodb", [sys.executable, "scripts/local_dynamodb.py", "--port", str(ddb_port)])
+        _wait_until(lambda: _listening(ddb_port), dynamodb, "local DynamoDB", 30, logs)
+        seed = ("from chalicelib import importer, storage; from demo_data import demo_catalog; "
+                "storage.create_table(); importer.import_catalog(demo_catalog())")
+        subprocess.run([sys.executable, "-c", f"import sys; sys.path[:0] = ['.', 'scripts']; {seed}"],
+                       cwd=ROOT, env=env, check=True, timeout=60)
+        chalice = os.path.join(os.path.dirname(sys.executable), "chalice")
+        api = start("chalice", [chalice, "local", "--stage", "local", "--no-autoreload",
+                                "--host", "127.0.0.1", "--port", str(api_port)])
+        base_url = f"http://127.0.0.1:{api_port}"
+        _wait_until(lambda: _answers(f"{base_url}/movies/"), api, "chalice local", 60, logs)
+        yield LiveStack(base_url, endpoint_url, env)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
