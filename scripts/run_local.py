@@ -79,8 +79,8 @@ def main():
               f"{'created' if created else 'exists'}; demo data: {len(report['created'])} created, "
               f"{len(report['skipped'])} already present", flush=True)
 
-        chalice = os.path.join(os.path.dirname(sys.executable), "chalice")
-        started.append(start([chalice, "local", "--host", host, "--port", str(port), "--stage", "local",
+        chalice_local = [sys.executable, os.path.join(HERE, "chalice_local.py"), "local"]
+        started.append(start([*chalice_local, "--host", host, "--port", str(port), "--stage", "local",
                               "--no-autoreload"], cwd=ROOT))
         wait_for_port(host, port, started[-1], timeout=60)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host

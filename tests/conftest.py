@@ -218,8 +218,8 @@ def live_stack():
                 "storage.create_table(); importer.import_catalog(demo_catalog())")
         subprocess.run([sys.executable, "-c", f"import sys; sys.path[:0] = ['.', 'scripts']; {seed}"],
                        cwd=ROOT, env=env, check=True, timeout=60)
-        chalice = os.path.join(os.path.dirname(sys.executable), "chalice")
-        api = start("chalice", [chalice, "local", "--stage", "local", "--no-autoreload",
+        chalice_local = [sys.executable, os.path.join(ROOT, "scripts", "chalice_local.py"), "local"]
+        api = start("chalice", [*chalice_local, "--stage", "local", "--no-autoreload",
                                 "--host", "127.0.0.1", "--port", str(api_port)])
         base_url = f"http://127.0.0.1:{api_port}"
         _wait_until(lambda: _answers(f"{base_url}/movies/"), api, "chalice local", 60, logs)

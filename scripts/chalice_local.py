@@ -1,0 +1,16 @@
+"""`chalice local` with a listen backlog sized for many concurrent clients.
+
+Chalice's dev server inherits socketserver's default backlog of 5 pending connections; with 20+
+clients connecting at once the surplus connections are reset before the server accepts them.
+Everything else is chalice's own CLI: `python scripts/chalice_local.py local --port 8000 ...`.
+"""
+import sys
+
+from chalice import local
+from chalice.cli import main
+
+local.ThreadedHTTPServer.request_queue_size = 128
+
+if __name__ == "__main__":
+    sys.argv[0] = "chalice"
+    sys.exit(main())
