@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install run test bench soak package clean
+.PHONY: install run test bench soak package clean assets
 
 install: $(STAMP)
 
@@ -15,11 +15,41 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-run: install
+run: install assets
 	PORT=$(PORT) $(BIN)/python scripts/run_local.py
 
-test: install
+test: install assets
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build test-output .pytest_cache
+	rm -rf $(VENV) build test-output .pytest_cache chalicelib/static/vendor chalicelib/static/openapi.json chalicelib/static/openapi.yaml
+
+# --- documentation assets (issue 3) ---
+# chalicelib/static/ (generated, gitignored): the OpenAPI document as JSON and YAML, and the pinned
+# Swagger UI / ReDoc files from npm with their licences. Fetches from npm only when the pins change.
+assets: install
+	$(BIN)/python scripts/build_assets.py
+
+# Whatever packages or deploys the app must ship the docs: `make package` builds them first.
+package: assets
+
+# --- packaging for AWS (issue 5): SAM template + deployment.zip in $(BUILD_DIR)/$(STAGE)/, linted ---
+# `make package STAGE=prod`, then docs/deploy.md. Works offline. The template is region-independent
+# (every ARN is built from AWS::Region), so the region below only satisfies `chalice package`.
+BUILD_DIR ?= build
+package: install
+	@case "$(STAGE)" in dev|prod) ;; *) echo "STAGE must be dev or prod, not '$(STAGE)'" >&2; exit 2;; esac
+	rm -rf $(BUILD_DIR)/$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package \
+		--merge-template infra/template.yaml --stage $(STAGE) $(BUILD_DIR)/$(STAGE)
+	$(BIN)/cfn-lint $(BUILD_DIR)/$(STAGE)/sam.yaml
+	@echo "wrote $(BUILD_DIR)/$(STAGE)/sam.yaml and $(BUILD_DIR)/$(STAGE)/deployment.zip (see docs/deploy.md)"
+
+# --- benchmark and soak test (issues 4 and 6): never part of `make test`; see docs/benchmarks.md ---
+# Both start their own local stack on free ports. `make bench BENCH_CLIENTS=1,8 BENCH_REQUESTS=100`,
+# `make soak SOAK_CLIENTS=8 SOAK_SECONDS=10` for a short run (settings: bench/bench.py, bench/soak.py).
+bench: install
+	$(BIN)/python bench/bench.py
+
+soak: install
+	$(BIN)/python bench/soak.py

@@ -25,6 +25,7 @@ def request_log(request, get_response):
     request_id = web.request_id(request)
     response.headers.setdefault("X-Request-Id", request_id)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")  # tokens and personal data (RFC 6749 5.1)
     if not isinstance(response.body, (str, bytes)):
         response.headers.setdefault("Content-Type", "application/json")
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
@@ -129,4 +130,134 @@ def my_bookings():
     caller = _caller()
     limit, cursor = _limit_and_cursor()
     items, next_cursor = bookings.my_bookings(caller, limit, cursor)
+    return web.paged(app.current_request, items, next_cursor, limit)
+
+
+# --- documentation ---------------------------------------------------------------------------
+# The OpenAPI document, Swagger UI and ReDoc, all served from chalicelib/static/ (built by `make assets`).
+from chalicelib import docs  # noqa: E402
+
+
+@app.route("/api/schema", methods=["GET"])
+@handles_errors
+def api_schema():
+    return docs.schema_response(app.current_request)
+
+
+@app.route("/openapi.yaml", methods=["GET"])
+@handles_errors
+def openapi_yaml():
+    return docs.schema_response(app.current_request, "yaml")
+
+
+@app.route("/openapi.json", methods=["GET"])
+@handles_errors
+def openapi_json():
+    return docs.schema_response(app.current_request, "json")
+
+
+@app.route("/swagger", methods=["GET"])
+@handles_errors
+def swagger_ui():
+    return docs.page_response(app.current_request, "swagger")
+
+
+@app.route("/swagger/{asset}", methods=["GET"])
+@handles_errors
+def swagger_asset(asset):
+    return docs.asset_response("swagger", asset)
+
+
+@app.route("/redoc", methods=["GET"])
+@handles_errors
+def redoc():
+    return docs.page_response(app.current_request, "redoc")
+
+
+@app.route("/redoc/{asset}", methods=["GET"])
+@handles_errors
+def redoc_asset(asset):
+    return docs.asset_response("redoc", asset)
+
+
+# --- admin -----------------------------------------------------------------------------------
+# Catalog writes and a show's bookings, for callers whose token says role "admin" (granted only by
+# `python -m chalicelib.cli create-admin`, never by /signup). Also: deployed stages refuse every request
+# while the JWT secret is missing (503 JSON), and write their request log as bare JSON lines.
+from chalicelib import admin, settings as _settings  # noqa: E402
+from chalicelib.errors import ConfigurationError, Forbidden  # noqa: E402
+
+_settings.configure_logging()
+
+
+@app.middleware("http")
+def refuse_when_misconfigured(request, get_response):
+    """Registered after request_log, so it runs inside it: the refusal is logged with its request id."""
+    try:
+        _settings.require_secret()
+    except ConfigurationError as exc:
+        return web.error_response(request, exc)
+    return get_response(request)
+
+
+def _admin():
+    """The caller's user key if their access token carries role "admin": 401 without a valid token, else 403."""
+    claims = web.caller_claims(app.current_request)
+    if claims.get("role") != auth.ROLE_ADMIN:
+        raise Forbidden("Only administrators may do this.")
+    return claims["sub"]
+
+
+@app.route("/movies", methods=["POST"])
+@handles_errors
+def create_movie():
+    _admin()
+    movie = admin.create_movie(web.json_body(app.current_request))
+    return Response(body=movie, status_code=201, headers={"Location": f"/movies/{movie['id']}/shows/"})
+
+
+@app.route("/movies/{movie_id}", methods=["PATCH"])
+@handles_errors
+def update_movie(movie_id):
+    _admin()
+    return admin.update_movie(catalog.parse_id(movie_id, "movie"), web.json_body(app.current_request))
+
+
+@app.route("/movies/{movie_id}", methods=["DELETE"])
+@handles_errors
+def delete_movie(movie_id):
+    _admin()
+    admin.delete_movie(catalog.parse_id(movie_id, "movie"))
+    return Response(body="", status_code=204)
+
+
+@app.route("/movies/{movie_id}/shows", methods=["POST"])
+@handles_errors
+def create_show(movie_id):
+    _admin()
+    show = admin.create_show(catalog.parse_id(movie_id, "movie"), web.json_body(app.current_request))
+    return Response(body=show, status_code=201, headers={"Location": f"/shows/{show['id']}/seats/"})
+
+
+@app.route("/shows/{show_id}", methods=["PATCH"])
+@handles_errors
+def update_show(show_id):
+    _admin()
+    return admin.update_show(catalog.parse_id(show_id, "show"), web.json_body(app.current_request))
+
+
+@app.route("/shows/{show_id}", methods=["DELETE"])
+@handles_errors
+def delete_show(show_id):
+    _admin()
+    admin.delete_show(catalog.parse_id(show_id, "show"))
+    return Response(body="", status_code=204)
+
+
+@app.route("/shows/{show_id}/bookings", methods=["GET"])
+@handles_errors
+def show_bookings(show_id):
+    _admin()
+    limit, cursor = _limit_and_cursor()
+    items, next_cursor = bookings.show_bookings(catalog.parse_id(show_id, "show"), limit, cursor)
     return web.paged(app.current_request, items, next_cursor, limit)

@@ -1,20 +1,22 @@
 """Accounts: sign-up, login with lockout, refresh-token rotation with reuse detection, logout."""
-import functools
 import re
 import time
 import unicodedata
+import uuid
 
 import bcrypt
 
 from chalicelib import keys, storage, tokens
 from chalicelib.errors import (
-    InvalidCredentials, InvalidToken, TokenReused, TooManyAttempts, UsernameTaken, ValidationError)
+    InvalidCredentials, InvalidToken, ServiceUnavailable, TokenReused, TooManyAttempts, UsernameTaken,
+    ValidationError)
 from chalicelib.settings import get_settings
 
 USERNAME_PATTERN = re.compile(r"[\w.@+-]+\Z")  # Django's rule: letters, digits and @.+-_
 USERNAME_MIN, USERNAME_MAX = 3, 150
 PASSWORD_MIN_CHARS, PASSWORD_MAX_BYTES = 6, 72  # bcrypt only ever reads the first 72 bytes
 ROLE_USER, ROLE_ADMIN = "user", "admin"
+ROTATION_ATTEMPTS = 3  # a TransactionConflict on the session items is retried at once, this many times
 
 
 def normalize_username(raw):
@@ -30,12 +32,19 @@ def normalize_username(raw):
 
 
 def check_password_rules(password):
+    """At least 6 characters and at most 72 UTF-8 bytes (all that bcrypt reads): never truncated."""
     if len(password) < PASSWORD_MIN_CHARS:
         raise ValidationError(
             f"Password must be at least {PASSWORD_MIN_CHARS} characters.", field="password")
-    if len(password.encode("utf-8")) > PASSWORD_MAX_BYTES:
+    try:
+        size = len(password.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError("Password must be valid Unicode text.", field="password")
+    if size > PASSWORD_MAX_BYTES:
         raise ValidationError(
-            f"Password must be at most {PASSWORD_MAX_BYTES} bytes in UTF-8.", field="password")
+            f"Password must be at most {PASSWORD_MAX_BYTES} bytes in UTF-8 (accented letters and "
+            f"other non-ASCII characters count 2 to 4 bytes each); this one has {size}.",
+            field="password")
     if "\x00" in password:
         raise ValidationError("Password must not contain NUL characters.", field="password")
 
@@ -45,10 +54,17 @@ def hash_password(password, rounds=None):
     return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
 
 
-@functools.lru_cache(maxsize=1)
+# Salt and digest of a bcrypt hash of a random string that was thrown away: no password matches it.
+_DUMMY_SALT_AND_DIGEST = "qIapYgRGXi3.xiYPHBR39esWaGZ.Blh4O.Gu/fQETpjKOlnNlPY6u"
+
+
 def _dummy_hash():
-    """Checked for unknown users so that they cost the same time as a wrong password."""
-    return hash_password("not-a-real-password").encode("ascii")
+    """Checked for unknown users so that they cost the same bcrypt time as a wrong password.
+
+    It carries the configured cost and is built, not hashed, so that even the first unknown-user
+    login of a cold start costs exactly one bcrypt check, like every other login.
+    """
+    return f"$2b${get_settings().bcrypt_rounds:02d}${_DUMMY_SALT_AND_DIGEST}".encode("ascii")
 
 
 def public_user(user):
@@ -73,9 +89,13 @@ def create_user(username, password, role=ROLE_USER):
             TableName=storage.table_name(),
             Item=storage.to_item(user),
             ConditionExpression="attribute_not_exists(PK)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        raise UsernameTaken("That username is already taken.")
+    except ddb.exceptions.ConditionalCheckFailedException as exc:
+        existing = storage.from_item(exc.response.get("Item") or {})
+        # botocore retries a put whose response was lost; the hash (random salt) proves it was ours.
+        if existing.get("password_hash") != user["password_hash"]:
+            raise UsernameTaken("That username is already taken.")
     return public_user(user)
 
 
@@ -164,9 +184,29 @@ def refresh(refresh_token):
     A token presented twice revokes its whole family (someone else may hold a copy).
     """
     claims = tokens.verify(refresh_token, tokens.REFRESH)
+    for _ in range(ROTATION_ATTEMPTS):
+        if _record_rotation(claims):
+            break
+    else:
+        raise ServiceUnavailable("The session store is busy; retry shortly.")
+    user = _get_user(claims["sub"])
+    if user is None:
+        raise InvalidToken("The account no longer exists.")
+    # The role is read again so that a withdrawn admin right does not live on in rotated tokens.
+    return tokens.issue_pair(user["user_id"], user.get("role", ROLE_USER), family=claims["fam"])
+
+
+def _record_rotation(claims):
+    """Record the refresh token's jti as used; True when done, False on a transaction conflict.
+
+    Each rotation carries its own id (also the ClientRequestToken): when botocore retries a
+    transaction whose response was lost, finding our own id on the used-jti item means the first
+    attempt landed, so the retry is not mistaken for a reuse (which would revoke the session).
+    """
+    rotation = str(uuid.uuid4())
     ddb = storage.client()
     try:
-        ddb.transact_write_items(TransactItems=[
+        ddb.transact_write_items(ClientRequestToken=rotation, TransactItems=[
             {"ConditionCheck": {
                 "TableName": storage.table_name(),
                 "Key": storage.to_item(keys.revoked_family_key(claims["fam"])),
@@ -177,27 +217,33 @@ def refresh(refresh_token):
                 "Item": storage.to_item({
                     **keys.used_refresh_key(claims["jti"]),
                     "family": claims["fam"],
+                    "rotation": rotation,
                     storage.TTL_ATTRIBUTE: claims["exp"],
                 }),
                 # A used-jti item past its TTL may linger (deletion is lazy); the token's own exp
                 # already rejects it, so the plain existence test is enough here.
                 "ConditionExpression": "attribute_not_exists(PK)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }},
         ])
     except ddb.exceptions.TransactionCanceledException as exc:
-        family_revoked, token_used = (
-            code == "ConditionalCheckFailed" for code, _ in storage.cancellation_codes(exc))
-        if token_used and not family_revoked:
-            revoke_family(claims["fam"], claims["exp"] + get_settings().refresh_token_ttl)
-            raise TokenReused("This refresh token was already used; its session is revoked.")
-        if family_revoked or token_used:
+        reasons = storage.cancellation_codes(exc)
+        codes = [code for code, _ in reasons]
+        if len(reasons) != 2:
+            raise ServiceUnavailable("The session store gave an unexpected answer; retry shortly.")
+        if "TransactionConflict" in codes:
+            return False
+        family_revoked = codes[0] == "ConditionalCheckFailed"
+        token_used = codes[1] == "ConditionalCheckFailed"
+        if family_revoked:
             raise InvalidToken("This session has been revoked.")
-        raise
-    user = _get_user(claims["sub"])
-    if user is None:
-        raise InvalidToken("The account no longer exists.")
-    # The role is read again so that a withdrawn admin right does not live on in rotated tokens.
-    return tokens.issue_pair(user["user_id"], user.get("role", ROLE_USER), family=claims["fam"])
+        if not token_used:
+            raise ServiceUnavailable("The session store is busy; retry shortly.")
+        if (reasons[1][1] or {}).get("rotation") == rotation:
+            return True  # our own first attempt landed; its response was lost
+        revoke_family(claims["fam"], claims["exp"] + get_settings().refresh_token_ttl)
+        raise TokenReused("This refresh token was already used; its session is revoked.")
+    return True
 
 
 def _get_user(key):
@@ -207,10 +253,22 @@ def _get_user(key):
 
 
 def revoke_family(family, expires_at):
-    storage.client().put_item(
-        TableName=storage.table_name(),
-        Item=storage.to_item({**keys.revoked_family_key(family), storage.TTL_ATTRIBUTE: int(expires_at)}),
-    )
+    """Mark a token family revoked (an idempotent put, so it is simply repeated on a conflict).
+
+    A rotation's transaction may hold the family item at that moment: DynamoDB then answers
+    TransactionConflictException, which botocore does not retry.
+    """
+    ddb = storage.client()
+    for _ in range(ROTATION_ATTEMPTS):
+        try:
+            ddb.put_item(
+                TableName=storage.table_name(),
+                Item=storage.to_item({**keys.revoked_family_key(family), storage.TTL_ATTRIBUTE: int(expires_at)}),
+            )
+            return
+        except ddb.exceptions.TransactionConflictException:
+            continue
+    raise ServiceUnavailable("The session store is busy; retry shortly.")
 
 
 def logout(refresh_token, caller=None):

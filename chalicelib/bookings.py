@@ -9,7 +9,7 @@ import uuid
 
 from chalicelib import catalog, keys, pagination, storage, validation
 from chalicelib.errors import (
-    AlreadyCancelled, IdempotencyKeyReused, NotFound, SeatTaken, ServiceUnavailable, ShowStarted,
+    AlreadyCancelled, Conflict, IdempotencyKeyReused, NotFound, SeatTaken, ServiceUnavailable, ShowStarted,
     ValidationError)
 from chalicelib.settings import get_settings
 
@@ -92,7 +92,14 @@ def book(caller, show_id, body, idempotency_key=None):
     response = (Outcome(Outcome.CREATED, {"group_id": group_id, "bookings": [booking_view(b) for b in bookings]})
                 if is_group else Outcome(Outcome.CREATED, booking_view(bookings[0])))
 
-    writes = []
+    # The show must still exist with these seats when the seats are taken (an admin may have
+    # shrunk or deleted it since it was read): a ConditionCheck in the same transaction, no extra request.
+    writes = [{"ConditionCheck": {
+        "TableName": storage.table_name(),
+        "Key": storage.to_item(keys.show_key(show_id)),
+        "ConditionExpression": "attribute_exists(PK) AND total_seats >= :highest",
+        "ExpressionAttributeValues": storage.to_item({":highest": max(seats)}),
+    }}]
     for booking in bookings:
         writes.append({"Put": {
             "TableName": storage.table_name(),
@@ -109,8 +116,10 @@ def book(caller, show_id, body, idempotency_key=None):
     done, reasons = _write_once(caller, writes, response, idempotency_key, fingerprint)
     if done:
         return done
+    if reasons[0][0] == CONDITION_FAILED:
+        raise Conflict(f"Show {show_id} was resized or removed while booking; reload it and try again.")
     ours = {b["id"] for b in bookings}
-    blocking = [old for code, old in reasons[0:2 * len(bookings):2] if code == CONDITION_FAILED and old]
+    blocking = [old for code, old in reasons[1:1 + 2 * len(bookings):2] if code == CONDITION_FAILED and old]
     if blocking and all(old["booking_id"] in ours for old in blocking):
         # Our own earlier attempt landed (its response was lost): the write is done.
         return response
@@ -150,15 +159,17 @@ def cancel(caller, booking_id, idempotency_key=None):
         raise AlreadyCancelled("This booking is already cancelled.")
 
     cancelled = {**booking, "status": CANCELLED, "cancelled_at": _iso_now()}
+    cancel_id = uuid.uuid4().hex  # recognises our own write if its response is lost and retried
     response = Outcome(Outcome.OK, booking_view(cancelled))
     mark_cancelled = {"Update": {
         "TableName": storage.table_name(),
         "Key": storage.to_item(keys.booking_key(caller, booking_id)),
-        "UpdateExpression": "SET #status = :cancelled, cancelled_at = :at",
+        "UpdateExpression": "SET #status = :cancelled, cancelled_at = :at, cancel_id = :cid",
         "ConditionExpression": "#status = :booked",
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": storage.to_item(
-            {":cancelled": CANCELLED, ":booked": BOOKED, ":at": cancelled["cancelled_at"]}),
+            {":cancelled": CANCELLED, ":booked": BOOKED, ":at": cancelled["cancelled_at"], ":cid": cancel_id}),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }}
     free_seat = {"Delete": {
         "TableName": storage.table_name(),
@@ -171,6 +182,8 @@ def cancel(caller, booking_id, idempotency_key=None):
     if done:
         return done
     if reasons[0][0] == CONDITION_FAILED:
+        if (reasons[0][1] or {}).get("cancel_id") == cancel_id:
+            return response  # our own earlier attempt landed; only its response was lost
         raise AlreadyCancelled("This booking is already cancelled.")
     # The seat item does not name this booking: an invariant was broken elsewhere. Cancel anyway,
     # touching only the booking, and leave a trace for an operator.

@@ -13,7 +13,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 def parse_limit(raw):
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ValidationError(f"limit must be an integer from 1 to {MAX_LIMIT}.", field="limit")
     return int(raw)
 

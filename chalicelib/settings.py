@@ -1,7 +1,10 @@
 """Runtime settings: read from the environment (the stage's variables in .chalice/config.json) once."""
 import functools
+import json
 import logging
 import os
+import sys
+import time
 from dataclasses import dataclass
 
 from chalicelib.errors import ConfigurationError
@@ -12,6 +15,8 @@ log = logging.getLogger(__name__)
 LOCAL_STAGES = frozenset({"local", "test"})
 DEV_JWT_SECRET = "local-development-secret-not-for-deployed-stages"
 MIN_SECRET_LENGTH = 32
+SECRET_RETRY_SECONDS = 10  # a misconfigured instance asks SSM again (and logs again) this often at most
+_failed_at = None
 
 
 def _int(name, default):
@@ -39,6 +44,7 @@ class Settings:
     dynamodb_max_attempts: int
     dynamodb_connect_timeout: float
     dynamodb_read_timeout: float
+    log_level: str
 
     @property
     def is_local(self):
@@ -66,6 +72,7 @@ class Settings:
             dynamodb_max_attempts=_int("DYNAMODB_MAX_ATTEMPTS", 3),
             dynamodb_connect_timeout=float(env("DYNAMODB_CONNECT_TIMEOUT", "1")),
             dynamodb_read_timeout=float(env("DYNAMODB_READ_TIMEOUT", "2")),
+            log_level=env("LOG_LEVEL", "INFO").upper(),
         )
 
 
@@ -76,40 +83,103 @@ def get_settings():
 
 @functools.lru_cache(maxsize=1)
 def jwt_secret():
-    """The HS256 signing key, resolved once per cold start.
+    """The HS256 signing key, resolved once per cold start (a failure is retried after SECRET_RETRY_SECONDS).
 
-    Deployed stages read an SSM SecureString named by JWT_SECRET_PARAM; local stages may use
-    JWT_SECRET or the development default. A deployed stage never falls back to the default.
+    Deployed stages read only the SSM SecureString named by JWT_SECRET_PARAM; local stages may use
+    JWT_SECRET or the development default. A deployed stage never falls back to either: without a
+    usable secret it raises ConfigurationError (503) after one clear log line.
     """
     settings = get_settings()
-    if settings.jwt_secret_param:
-        secret = _read_ssm_secret(settings.jwt_secret_param)
-    elif settings.jwt_secret_env:
-        secret = settings.jwt_secret_env
-    elif settings.is_local:
-        secret = DEV_JWT_SECRET
-    else:
-        secret = ""
-    if not settings.is_local and len(secret) < MIN_SECRET_LENGTH:
-        log.error(
-            "refusing requests: stage %r has no JWT secret of at least %d characters "
-            "(set JWT_SECRET_PARAM to an SSM SecureString)", settings.stage, MIN_SECRET_LENGTH)
+    if _failed_at is not None and time.monotonic() - _failed_at < SECRET_RETRY_SECONDS:
         raise ConfigurationError("The service is not configured; try again later.", retry_after=60)
+    if settings.is_local:
+        if settings.jwt_secret_param:
+            return _read_ssm_secret(settings.jwt_secret_param)
+        return settings.jwt_secret_env or DEV_JWT_SECRET
+    if not settings.jwt_secret_param:
+        _refuse("JWT_SECRET_PARAM is not set (deployed stages read the secret from SSM only; "
+                "JWT_SECRET and the development default are ignored)")
+    secret = _read_ssm_secret(settings.jwt_secret_param)
+    if len(secret) < MIN_SECRET_LENGTH or secret == DEV_JWT_SECRET:
+        _refuse(f"the value of SSM parameter {settings.jwt_secret_param!r} is shorter than "
+                f"{MIN_SECRET_LENGTH} characters or is the development secret")
     return secret
 
 
-def _read_ssm_secret(name):
-    import boto3  # deferred: only deployed stages pay for the SSM client
+def require_secret():
+    """For deployed stages, called before every request: ConfigurationError unless the secret is usable."""
+    if not get_settings().is_local:
+        jwt_secret()
 
+
+def _refuse(reason):
+    global _failed_at
+    _failed_at = time.monotonic()  # refuse without asking SSM (or logging) again for SECRET_RETRY_SECONDS
+    log.error("refusing requests: stage %r has no usable JWT secret: %s", get_settings().stage, reason)
+    raise ConfigurationError("The service is not configured; try again later.", retry_after=60)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssm_client():
+    import boto3  # deferred: only deployed stages pay for the SSM client
+    from botocore.config import Config
+
+    return boto3.client("ssm", config=Config(
+        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=1, read_timeout=2))
+
+
+def _read_ssm_secret(name):
+    """The decrypted value of a SecureString parameter; ConfigurationError for anything else."""
     try:
-        response = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
-    except Exception as exc:  # any failure here is a deployment problem, logged once
-        log.error("refusing requests: cannot read JWT secret parameter %r: %s", name, exc)
-        raise ConfigurationError("The service is not configured; try again later.", retry_after=60)
-    return response["Parameter"]["Value"]
+        parameter = _ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    except Exception as exc:  # missing parameter, no permission, KMS or network failure: all deployment problems
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code") or type(exc).__name__
+        _refuse(f"cannot read SSM parameter {name!r} ({code})")
+    if parameter.get("Type") != "SecureString":
+        _refuse(f"SSM parameter {name!r} is a {parameter.get('Type')}, not a SecureString")
+    return parameter["Value"]
+
+
+REQUEST_LOGGER = "movie_booking.http"
+APP_LOGGERS = ("movie_booking", "chalicelib")
+
+
+class JSONLineFormatter(logging.Formatter):
+    """Request lines (already JSON) as they are; anything else, a traceback included, as one JSON line."""
+
+    def format(self, record):
+        message = record.getMessage()
+        if record.levelno == logging.INFO and message.startswith("{") and not record.exc_info:
+            return message
+        entry = {"level": record.levelname, "logger": record.name, "message": message}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, separators=(",", ":"))
+
+
+def configure_logging():
+    """Deployed stages: the app's logs as single JSON lines on stdout (one CloudWatch event each, which
+    Logs Insights parses into fields), at LOG_LEVEL. Without this Lambda's root logger (WARNING) would
+    drop the INFO request lines. Local stages are left alone."""
+    settings = get_settings()
+    if settings.is_local:
+        return
+    level = getattr(logging, settings.log_level, logging.INFO)
+    for name in APP_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(getattr(h, "_json_lines", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(JSONLineFormatter())
+            handler._json_lines = True
+            logger.addHandler(handler)
+        logger.propagate = False  # not a second, prefixed copy through Lambda's root handler
 
 
 def reset():
-    """Forget cached settings and secret (tests change the environment between cases)."""
+    """Forget cached settings, secret and SSM client (tests change the environment between cases)."""
+    global _failed_at
+    _failed_at = None
     get_settings.cache_clear()
     jwt_secret.cache_clear()
+    _ssm_client.cache_clear()

@@ -14,6 +14,7 @@ GSI1 = "GSI1"
 UNAVAILABLE_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
     "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
+    "TransactionConflictException",
 })
 
 
@@ -28,7 +29,7 @@ def client():
 
     settings = get_settings()
     config = Config(
-        retries={"mode": "standard", "max_attempts": settings.dynamodb_max_attempts},
+        retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
         connect_timeout=settings.dynamodb_connect_timeout,
         read_timeout=settings.dynamodb_read_timeout,
     )

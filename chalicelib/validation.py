@@ -1,6 +1,7 @@
 """Request bodies: JSON parsing and JSON Schema validation (fastjsonschema), failing as ValidationError."""
 import functools
 import json
+import re
 from decimal import Decimal
 
 import fastjsonschema
@@ -50,11 +51,37 @@ def parse_json(raw):
         raise InvalidJSON("The request body is not valid JSON.")
     if not isinstance(body, dict):
         raise InvalidJSON("The request body must be a JSON object.")
+    if _has_lone_surrogate(body):
+        # JSON allows "\ud800", but such a string cannot be encoded as UTF-8: bcrypt, PyJWT and
+        # DynamoDB would fail on it later with a 500.
+        raise InvalidJSON("The request body contains a string that is not valid Unicode.")
     return body
 
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value):
+    """True if any key or string in a parsed JSON value holds an unpaired UTF-16 surrogate.
+
+    Iterative, so that a body nested as deeply as the parser allows cannot exhaust the stack here.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 @functools.lru_cache(maxsize=None)

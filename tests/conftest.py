@@ -93,7 +93,8 @@ class Api:
 def api(aws):
     from app import app
 
-    with Client(app) as client:
+    # The "local" stage: Client loads a stage's environment variables, and "dev" is a deployed stage.
+    with Client(app, stage_name="local") as client:
         yield Api(client)
 
 
@@ -180,7 +181,6 @@ def live_stack():
     the demo catalog first. Their logs go to test-output/live-stack-*/ (one folder per session)."""
     import signal
     import subprocess
-
     import tempfile
 
     os.makedirs(os.path.join(ROOT, "test-output"), exist_ok=True)

@@ -80,3 +80,24 @@ def test_booking_and_seat_lock_are_written_together(api, demo):
     assert lock["user"] == "alice"
     api.post(f"/bookings/{booking['id']}/cancel/", token=token)
     assert seat_item(3, 77) is None
+
+
+def test_booking_fails_cleanly_if_the_show_shrank_after_it_was_read(api, demo, monkeypatch):
+    """The seat write re-checks the show in the same transaction (an admin may resize it meanwhile)."""
+    from chalicelib import catalog
+
+    token = api.token_for()
+    real_get_show = catalog.get_show
+
+    def read_then_shrink(show_id):
+        show = real_get_show(show_id)
+        storage.client().update_item(
+            TableName=storage.table_name(), Key=storage.to_item(keys.show_key(show_id)),
+            UpdateExpression="SET total_seats = :n", ExpressionAttributeValues={":n": {"N": "10"}})
+        return show
+
+    monkeypatch.setattr(catalog, "get_show", read_then_shrink)
+    response = api.post("/shows/1/book/", {"seat_number": 50}, token=token)
+    assert response.status_code == 409
+    assert seat_item(1, 50) is None
+    assert api.get("/my-bookings/", token=token).data == []

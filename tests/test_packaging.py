@@ -1,0 +1,421 @@
+"""Packaging for AWS: `make package` for both stages, cfn-lint, the table, least-privilege IAM, CORS per stage.
+
+The packaged templates are built once per module with the real `make package` target (chalice package
+--merge-template infra/template.yaml, then cfn-lint), into a temporary directory.
+"""
+import ast
+import glob
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import botocore.session
+import pytest
+import yaml
+from botocore import xform_name
+
+from chalicelib import settings, storage
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+STAGES = ("dev", "prod")
+TABLE, LOG_GROUP = "BookingTable", "ApiLogGroup"
+# Called only by storage.create_table, which only the CLI and `make run` use: never by the function.
+OPERATOR_ONLY_DYNAMODB = {"CreateTable", "UpdateTimeToLive", "DescribeTable"}
+TRANSACTION_PARTS = {"ConditionCheck": "ConditionCheckItem", "Put": "PutItem", "Update": "UpdateItem",
+                     "Delete": "DeleteItem"}
+
+
+def run(cmd, **kwargs):
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run(cmd, cwd=kwargs.pop("cwd", ROOT), env=env, capture_output=True, text=True,
+                          timeout=300, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    for stage in STAGES:
+        done = run(["make", "--no-print-directory", "package", f"STAGE={stage}", f"BUILD_DIR={out}"])
+        assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def templates(build_dir):
+    loaded = {}
+    for stage in STAGES:
+        with open(build_dir / stage / "sam.yaml", encoding="utf-8") as handle:
+            loaded[stage] = yaml.safe_load(handle)
+    return loaded
+
+
+def resources(template, kind):
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def table_of(template):
+    return template["Resources"][TABLE]["Properties"]
+
+
+def function_of(template):
+    return template["Resources"]["APIHandler"]["Properties"]
+
+
+def policy_file(stage):
+    with open(os.path.join(ROOT, ".chalice", f"policy-{stage}.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def stage_config(stage):
+    with open(os.path.join(ROOT, ".chalice", "config.json"), encoding="utf-8") as handle:
+        return json.load(handle)["stages"][stage]
+
+
+# --- the package -----------------------------------------------------------------------------
+
+def test_make_package_writes_sam_template_and_zip_for_each_stage(build_dir):
+    for stage in STAGES:
+        assert (build_dir / stage / "sam.yaml").stat().st_size > 0
+        assert (build_dir / stage / "deployment.zip").stat().st_size > 0
+
+
+@pytest.mark.parametrize("stage", ["staging", ""])
+def test_make_package_refuses_an_unknown_stage(stage, tmp_path):
+    done = run(["make", "--no-print-directory", "package", f"STAGE={stage}", f"BUILD_DIR={tmp_path}"])
+    assert done.returncode != 0
+    assert "STAGE must be dev or prod" in done.stderr
+
+
+def test_cfn_lint_finds_nothing_in_either_stage(build_dir):
+    done = run([os.path.join(BIN, "cfn-lint")] + [str(build_dir / s / "sam.yaml") for s in STAGES])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_deployment_zip_carries_the_app_and_its_runtime_dependencies(build_dir):
+    import zipfile
+
+    names = zipfile.ZipFile(build_dir / "prod" / "deployment.zip").namelist()
+    for expected in ("app.py", "chalicelib/admin.py", "jwt/__init__.py", "bcrypt/__init__.py"):
+        assert expected in names
+    assert not [n for n in names if n.startswith(("tests/", ".chalice/", "boto3/"))]
+
+
+# --- the table -------------------------------------------------------------------------------
+
+def test_table_matches_storage_table_definition(templates):
+    expected = storage.table_definition("ignored")
+    for template in templates.values():
+        table = table_of(template)
+        assert table["KeySchema"] == expected["KeySchema"]
+        assert sorted(table["AttributeDefinitions"], key=str) == sorted(expected["AttributeDefinitions"], key=str)
+        assert table["GlobalSecondaryIndexes"] == expected["GlobalSecondaryIndexes"]
+        assert table["BillingMode"] == expected["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_table_has_point_in_time_recovery_encryption_and_ttl(templates):
+    for template in templates.values():
+        table = table_of(template)
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["SSESpecification"]["SSEEnabled"] is True
+        assert table["TimeToLiveSpecification"] == {"AttributeName": storage.TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_table_is_deletion_protected_unless_turned_off_and_kept_when_the_stack_goes(templates):
+    for template in templates.values():
+        assert table_of(template)["DeletionProtectionEnabled"] == {"Ref": "DeletionProtection"}
+        assert template["Parameters"]["DeletionProtection"]["Default"] == "true"
+        assert template["Resources"][TABLE]["DeletionPolicy"] == "Retain"
+        assert template["Resources"][TABLE]["UpdateReplacePolicy"] == "Retain"
+
+
+def test_there_is_exactly_one_table(templates):
+    for template in templates.values():
+        assert list(resources(template, "AWS::DynamoDB::Table")) == [TABLE]
+
+
+# --- the function ----------------------------------------------------------------------------
+
+def test_function_table_and_secret_settings_are_wired_with_ref(templates):
+    for template in templates.values():
+        variables = function_of(template)["Environment"]["Variables"]
+        assert variables["TABLE_NAME"] == {"Ref": TABLE}
+        assert variables["JWT_SECRET_PARAM"] == template["Outputs"]["JwtSecretParameterName"]["Value"]
+
+
+def test_stage_settings_come_from_chalice_config(templates):
+    for stage, template in templates.items():
+        function, config = function_of(template), stage_config(stage)
+        assert function["Environment"]["Variables"]["STAGE"] == stage
+        assert stage not in settings.LOCAL_STAGES
+        assert function["MemorySize"] == config["lambda_memory_size"]
+        assert function["Timeout"] == config["lambda_timeout"] <= 29  # API Gateway gives up after 29 s
+        assert function["Tags"]["stage"] == stage
+
+
+def test_prod_gets_one_full_vcpu_for_bcrypt(templates):
+    assert function_of(templates["prod"])["MemorySize"] >= 1769
+    assert function_of(templates["prod"])["Environment"]["Variables"]["BCRYPT_ROUNDS"] == "12"
+
+
+def test_function_logs_to_its_own_log_group_with_retention(templates):
+    for template in templates.values():
+        group = template["Resources"][LOG_GROUP]["Properties"]
+        name = function_of(template)["FunctionName"]["Fn::Sub"]
+        assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{name}"}
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+
+
+# --- the policy ------------------------------------------------------------------------------
+
+def _ssm_resource(template):
+    parameter = function_of(template)["Environment"]["Variables"]["JWT_SECRET_PARAM"]["Fn::Sub"]
+    assert parameter.startswith("/")
+    return {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + parameter}
+
+
+def _allowed_resources(template):
+    """What each service may touch: this stack's table and its indexes, its one parameter, its log group."""
+    indexes = [i["IndexName"] for i in table_of(template)["GlobalSecondaryIndexes"]]
+    return {
+        "dynamodb": [{"Fn::GetAtt": [TABLE, "Arn"]}]
+        + [{"Fn::Sub": "${" + TABLE + ".Arn}/index/" + name} for name in indexes],
+        "ssm": [_ssm_resource(template)],
+        "logs": [{"Fn::GetAtt": [LOG_GROUP, "Arn"]}],
+    }
+
+
+def _statements(policy):
+    statements = policy["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_names_only_the_projects_resources(stage, templates):
+    template, policy = templates[stage], policy_file(stage)
+    allowed = _allowed_resources(template)
+    for statement in _statements(policy):
+        assert statement["Effect"] == "Allow"
+        assert not {"NotAction", "NotResource", "Principal"} & set(statement)
+        services = {action.split(":")[0] for action in _as_list(statement["Action"])}
+        assert len(services) == 1, f"one service per statement: {statement}"
+        (service,) = services
+        for resource in _as_list(statement["Resource"]):
+            assert resource in allowed[service], f"{service} on {resource}"
+        assert "*" not in json.dumps(statement["Action"]) + json.dumps(statement["Resource"]).replace("/*", "")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_packaged_role_carries_the_stage_policy_file_verbatim(stage, templates):
+    roles = resources(templates[stage], "AWS::IAM::Role")
+    assert list(roles) == ["ApiHandlerRole"]
+    (policy,) = roles["ApiHandlerRole"]["Properties"]["Policies"]
+    assert policy["PolicyDocument"] == policy_file(stage)
+    assert "ManagedPolicyArns" not in roles["ApiHandlerRole"]["Properties"]
+    assert function_of(templates[stage])["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+
+
+def _actions(policy, service, resource_filter=None):
+    found = set()
+    for statement in _statements(policy):
+        if resource_filter and not any(resource_filter(r) for r in _as_list(statement["Resource"])):
+            continue
+        found |= {a.split(":")[1] for a in _as_list(statement["Action"]) if a.startswith(service + ":")}
+    return found
+
+
+def _source_files():
+    """The code that runs in the function: app.py and chalicelib, less the operator-only CLI."""
+    files = [os.path.join(ROOT, "app.py")] + sorted(glob.glob(os.path.join(ROOT, "chalicelib", "*.py")))
+    return [f for f in files if os.path.basename(f) != "cli.py"]
+
+
+def _operations_called(service):
+    """Operation names whose snake_case method is called anywhere in the function's code."""
+    model = botocore.session.get_session().get_service_model(service)
+    by_method = {xform_name(name): name for name in model.operation_names}
+    called = set()
+    for path in _source_files():
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in by_method:
+                called.add(by_method[node.func.attr])
+            if service == "dynamodb" and isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get_waiter":
+                called.add("DescribeTable")  # the table_exists waiter
+            if service == "dynamodb" and isinstance(node, ast.Dict):
+                called |= {TRANSACTION_PARTS[k.value] for k in node.keys
+                           if isinstance(k, ast.Constant) and k.value in TRANSACTION_PARTS}
+    return called
+
+
+def test_dynamodb_operations_are_derived_from_the_code():
+    used = _operations_called("dynamodb")
+    # The booking and admin paths: a sanity check that the derivation sees what we know is there.
+    assert {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems",
+            "ConditionCheckItem"} <= used
+    assert "Scan" not in used
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_allows_exactly_the_dynamodb_operations_the_code_uses(stage):
+    used = _operations_called("dynamodb") - OPERATOR_ONLY_DYNAMODB
+    assert _actions(policy_file(stage), "dynamodb") == used
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_query_is_allowed_on_the_index(stage):
+    assert _actions(policy_file(stage), "dynamodb", lambda r: "/index/" in json.dumps(r)) == {"Query"}
+
+
+def test_operator_only_operations_are_called_only_by_create_table():
+    storage_path = os.path.join(ROOT, "chalicelib", "storage.py")
+    with open(storage_path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
+    operator_methods = {xform_name(op) for op in OPERATOR_ONLY_DYNAMODB} | {"get_waiter"}
+    for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+        calls = {n.func.attr for n in ast.walk(function)
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+        if function.name != "create_table":
+            assert not calls & operator_methods, function.name
+    for path in _source_files():
+        if path != storage_path:
+            with open(path, encoding="utf-8") as handle:
+                assert not re.search(r"\bcreate_table\(", handle.read()), path
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_allows_exactly_get_parameter_for_the_secret(stage, templates):
+    assert _operations_called("ssm") == {"GetParameter"}
+    assert _actions(policy_file(stage), "ssm") == {"GetParameter"}
+    ssm = [s for s in _statements(policy_file(stage)) if s["Action"] == ["ssm:GetParameter"]]
+    assert [s["Resource"] for s in ssm] == [_ssm_resource(templates[stage])]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_lets_the_function_write_only_to_its_log_group(stage):
+    assert _actions(policy_file(stage), "logs") == {"CreateLogStream", "PutLogEvents"}
+
+
+def test_chalice_config_turns_off_the_generated_policy_in_deployed_stages():
+    for stage in STAGES:
+        config = stage_config(stage)
+        assert config["autogen_policy"] is False
+        assert config["iam_policy_file"] == f"policy-{stage}.json"
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+def _app_routes(app):
+    return {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
+
+
+def test_every_app_route_is_in_the_packaged_api(templates):
+    from app import app
+
+    for template in templates.values():
+        paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+        packaged = {(path, method) for path, methods in paths.items() for method in methods if method != "options"}
+        assert packaged == _app_routes(app)
+        assert ("/movies", "post") in packaged and ("/shows/{show_id}/bookings", "get") in packaged
+
+
+def test_api_gateway_throttles_all_routes_and_login_harder(templates):
+    for template in templates.values():
+        settings_by_path = {(s["ResourcePath"], s["HttpMethod"]): s
+                            for s in template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]}
+        overall, login = settings_by_path[("/*", "*")], settings_by_path[("/~1login", "POST")]
+        for method_setting in (overall, login):
+            assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(method_setting)
+        params = template["Parameters"]
+        assert params["LoginThrottlingRateLimit"]["Default"] < params["ThrottlingRateLimit"]["Default"]
+
+
+def _render(velocity):
+    """A gateway response template with API Gateway's variables filled in as it would."""
+    return (velocity.replace("$context.requestId", "4f1c-req")
+            .replace("$context.error.messageString", '"Missing \\"thing\\""')
+            .replace("$context.error.responseType", "DEFAULT_4XX"))
+
+
+def test_errors_api_gateway_answers_itself_are_json_with_a_request_id(templates):
+    for template in templates.values():
+        responses = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"][
+            "x-amazon-apigateway-gateway-responses"]
+        assert {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+        assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == 404
+        assert responses["THROTTLED"]["statusCode"] == 429
+        for response in responses.values():
+            body = json.loads(_render(response["responseTemplates"]["application/json"]))
+            assert set(body) == {"Code", "Message", "request_id"}
+            assert body["request_id"] == "4f1c-req"
+
+
+# --- CORS per stage --------------------------------------------------------------------------
+
+def test_cors_is_off_by_default_in_every_stage(templates):
+    for stage, template in templates.items():
+        assert stage_config(stage)["environment_variables"]["CORS_ALLOW_ORIGIN"] == ""
+        paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+        assert not [path for path, methods in paths.items() if "options" in methods]
+
+
+@pytest.fixture
+def cors_app(monkeypatch):
+    """app.py imported afresh (under another module name) with CORS_ALLOW_ORIGIN set."""
+    monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://tickets.example")
+    settings.reset()
+    spec = importlib.util.spec_from_file_location("app_with_cors", os.path.join(ROOT, "app.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module.app
+    monkeypatch.delenv("CORS_ALLOW_ORIGIN")
+    settings.reset()
+
+
+def test_cors_when_configured_answers_preflight_and_marks_responses(cors_app, demo):
+    from chalice.config import Config
+    from chalice.local import LocalGateway
+    from chalice.test import Client
+
+    # The local gateway of `chalice local` (the test client cannot render a preflight's empty body).
+    preflight = LocalGateway(cors_app, Config()).handle_request(
+        method="OPTIONS", path="/shows/1/book", body=b"",
+        headers={"Origin": "https://tickets.example", "Access-Control-Request-Method": "POST"})
+    assert preflight["statusCode"] == 200
+    assert preflight["headers"]["Access-Control-Allow-Origin"] == "https://tickets.example"
+    assert "Authorization" in preflight["headers"]["Access-Control-Allow-Headers"]
+    assert "POST" in preflight["headers"]["Access-Control-Allow-Methods"]
+    with Client(cors_app) as client:
+        listing = client.http.get("/movies", headers={"Origin": "https://tickets.example"})
+        assert listing.headers["Access-Control-Allow-Origin"] == "https://tickets.example"
+
+
+def test_cors_set_in_a_stage_config_reaches_the_packaged_api(tmp_path):
+    project = tmp_path / "project"  # just what `chalice package` reads
+    for name in ("app.py", "requirements.txt", "infra/template.yaml", ".chalice/config.json",
+                 ".chalice/policy-dev.json"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(os.path.join(ROOT, name), project / name)
+    shutil.copytree(os.path.join(ROOT, "chalicelib"), project / "chalicelib",
+                    ignore=shutil.ignore_patterns("__pycache__", "static"))
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["stages"]["dev"]["environment_variables"]["CORS_ALLOW_ORIGIN"] = "https://tickets.example"
+    config_path.write_text(json.dumps(config))
+    done = run([os.path.join(BIN, "chalice"), "package", "--merge-template", "infra/template.yaml",
+                "--stage", "dev", str(tmp_path / "out")], cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    template = yaml.safe_load((tmp_path / "out" / "sam.yaml").read_text())
+    paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    preflight = paths["/movies"]["options"]["x-amazon-apigateway-integration"]["responses"]["default"]
+    assert preflight["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == \
+        "'https://tickets.example'"
