@@ -3,10 +3,12 @@ import time
 
 from chalice import CORSConfig, Response
 
-from chalicelib import auth, bookings, catalog, pagination, web
+from chalicelib import admin, auth, bookings, catalog, docs, pagination, settings, web
+from chalicelib.errors import ConfigurationError, Forbidden
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate
 
+settings.configure_logging()
 app = web.ThreadLocalChalice(app_name="movie-booking")
 handles_errors = web.json_errors(app)
 
@@ -32,6 +34,16 @@ def request_log(request, get_response):
         response.body.setdefault("request_id", request_id)  # Chalice's own 405/415 answers too
     web.log_request(request, response, started)
     return response
+
+
+@app.middleware("http")
+def refuse_when_misconfigured(request, get_response):
+    """Deployed stages without a usable JWT secret answer 503 to everything (logged by request_log)."""
+    try:
+        settings.require_secret()
+    except ConfigurationError as exc:
+        return web.error_response(request, exc)
+    return get_response(request)
 
 
 def _caller():
@@ -135,7 +147,6 @@ def my_bookings():
 
 # --- documentation ---------------------------------------------------------------------------
 # The OpenAPI document, Swagger UI and ReDoc, all served from chalicelib/static/ (built by `make assets`).
-from chalicelib import docs  # noqa: E402
 
 
 @app.route("/api/schema", methods=["GET"])
@@ -182,23 +193,7 @@ def redoc_asset(asset):
 
 # --- admin -----------------------------------------------------------------------------------
 # Catalog writes and a show's bookings, for callers whose token says role "admin" (granted only by
-# `python -m chalicelib.cli create-admin`, never by /signup). Also: deployed stages refuse every request
-# while the JWT secret is missing (503 JSON), and write their request log as bare JSON lines.
-from chalicelib import admin, settings as _settings  # noqa: E402
-from chalicelib.errors import ConfigurationError, Forbidden  # noqa: E402
-
-_settings.configure_logging()
-
-
-@app.middleware("http")
-def refuse_when_misconfigured(request, get_response):
-    """Registered after request_log, so it runs inside it: the refusal is logged with its request id."""
-    try:
-        _settings.require_secret()
-    except ConfigurationError as exc:
-        return web.error_response(request, exc)
-    return get_response(request)
-
+# `python -m chalicelib.cli create-admin`, never by /signup).
 
 def _admin():
     """The caller's user key if their access token carries role "admin": 401 without a valid token, else 403."""
