@@ -126,9 +126,12 @@ def book(caller, show_id, body, idempotency_key=None):
     mine = [old for old in blocking if old.get("user") == caller]
     if mine and len(mine) == len(seats):
         existing = [booking_view(_seat_as_booking(old)) for old in mine]
-        if not is_group:
-            return Outcome(Outcome.OK, existing[0])
-        return Outcome(Outcome.OK, {"group_id": mine[0].get("group_id"), "bookings": existing})
+        outcome = (Outcome(Outcome.OK, existing[0]) if not is_group else
+                   Outcome(Outcome.OK, {"group_id": mine[0].get("group_id"), "bookings": existing}))
+        if idempotency_key:
+            # The transaction was cancelled, so the key is not stored yet: store this answer under it.
+            return _remember(caller, idempotency_key, fingerprint, outcome)
+        return outcome
     taken = sorted(old["seat_number"] for old in blocking)
     if not taken:
         raise ServiceUnavailable("The booking could not be completed; retry shortly.")
@@ -329,6 +332,18 @@ def _idempotency_put(caller, key, fingerprint, outcome):
         "ExpressionAttributeNames": {"#expires": storage.TTL_ATTRIBUTE},
         "ExpressionAttributeValues": storage.to_item({":now": now}),
     }}
+
+
+def _remember(caller, key, fingerprint, outcome):
+    """Store ``outcome`` under an Idempotency-Key on its own (one PutItem); if the key is already
+    taken, the stored answer wins."""
+    put = _idempotency_put(caller, key, fingerprint, outcome)["Put"]
+    ddb = storage.client()
+    try:
+        ddb.put_item(**put)
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return _replay(caller, key, fingerprint)
+    return outcome
 
 
 def _replay(caller, key, fingerprint, missing=None):

@@ -30,6 +30,7 @@ def client():
     settings = get_settings()
     config = Config(
         retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
+        max_pool_connections=32,  # one per thread under `chalice local`; Lambda uses one
         connect_timeout=settings.dynamodb_connect_timeout,
         read_timeout=settings.dynamodb_read_timeout,
     )

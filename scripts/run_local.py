@@ -57,6 +57,9 @@ def main():
     host = os.environ.get("HOST", "127.0.0.1")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("STAGE", "local")
+    # The embedded endpoint serves one request at a time, so under load a response can take seconds;
+    # a short read timeout would abandon writes that still land later (deployed stages keep 2 s).
+    os.environ.setdefault("DYNAMODB_READ_TIMEOUT", "10")
     started = []
     # Ctrl-C and SIGTERM both end in the `finally` below (a shell may have left SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -93,3 +93,16 @@ def test_expired_but_undeleted_key_counts_as_absent(api, demo):
     assert response.status_code == 201
     assert response.data["id"] != first["id"]
     assert response.data["seat_number"] == 6
+
+
+def test_key_answered_with_an_existing_booking_keeps_that_answer(api, demo):
+    """A keyed re-booking of my own seat answers 200; replaying the key later must not book again."""
+    token = api.token_for()
+    first = api.post("/shows/1/book/", {"seat_number": 5}, token=token).data
+    keyed = api.post("/shows/1/book/", {"seat_number": 5}, token=token, headers=key_header("k1"))
+    assert keyed.status_code == 200 and keyed.data["id"] == first["id"]
+    api.post(f"/bookings/{first['id']}/cancel/", token=token)
+    replay = api.post("/shows/1/book/", {"seat_number": 5}, token=token, headers=key_header("k1"))
+    assert replay.status_code == 200
+    assert replay.data["id"] == first["id"]
+    assert len(api.get("/my-bookings/", token=token).data) == 1
