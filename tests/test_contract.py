@@ -38,6 +38,13 @@ def test_login_returns_access_and_refresh(api):
     assert set(response.data) >= {"access", "refresh"}
 
 
+def test_token_responses_are_never_cached(api):
+    api.signup()
+    tokens = api.login()
+    assert tokens.headers["Cache-Control"] == "no-store"
+    assert api.post("/token/refresh", {"refresh": tokens.data["refresh"]}).headers["Cache-Control"] == "no-store"
+
+
 def test_login_gives_same_401_for_unknown_user_and_wrong_password(api):
     api.signup()
     wrong_password = api.login("alice", "not-secret")
