@@ -15,8 +15,6 @@ import math
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,8 @@ SCRIPTS = os.path.join(ROOT, "scripts")
 for _path in (ROOT, SCRIPTS):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+
+import local_stack  # noqa: E402
 
 HOST = "127.0.0.1"
 # bcrypt cost for the accounts the scripts sign up: sign-up/login speed is not what is measured,
@@ -44,24 +44,7 @@ DUMMY_AWS_ENV = {
 }
 
 
-def free_port():
-    """A currently free loopback port (bound to port 0, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port, process, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process for port {port} exited with code {process.returncode}")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on {HOST}:{port} after {timeout:.0f}s")
+free_port = local_stack.free_port
 
 
 def process_cpu_seconds(pid):
@@ -133,9 +116,8 @@ class LocalStack:
     def start(self):
         self.ddb_port = free_port()
         env = self.environment()
-        self._start("dynamodb", [sys.executable, os.path.join(SCRIPTS, "local_dynamodb.py"),
-                                 "--host", HOST, "--port", str(self.ddb_port)], env)
-        wait_for_port(self.ddb_port, self.processes["dynamodb"])
+        self._start("dynamodb", local_stack.dynamodb_command(self.ddb_port), env)
+        local_stack.wait_for_port(self.ddb_port, self.processes["dynamodb"])
 
         # This process talks to the same endpoint (table creation, data, audits).
         for key in [k for k in os.environ if k.startswith("AWS_")]:
@@ -146,42 +128,21 @@ class LocalStack:
         storage.reset()
 
         self.api_port = free_port()
-        # scripts/chalice_local.py is the `chalice` CLI with a listen backlog for many clients and
+        # scripts/chalice_local.py: the `chalice` CLI with a listen backlog for many clients and
         # TCP_NODELAY (as `make run` uses it).
-        chalice_local = [sys.executable, os.path.join(SCRIPTS, "chalice_local.py"), "local"]
-        self._start("api", [*chalice_local, "--host", HOST, "--port", str(self.api_port),
-                            "--stage", "local", "--no-autoreload"], env)
-        wait_for_port(self.api_port, self.processes["api"], timeout=90)
+        self._start("api", local_stack.chalice_local_command(self.api_port), env)
+        local_stack.wait_for_port(self.api_port, self.processes["api"], timeout=90)
         self._log(f"local stack: API http://{HOST}:{self.api_port}  "
                   f"DynamoDB (moto, serialised) http://{HOST}:{self.ddb_port}")
 
     def _start(self, name, cmd, env):
-        log = open(os.path.join(self.logdir, f"{name}.log"), "wb")
-        # Own process group (session): stopping the group also stops anything it forked.
-        self.processes[name] = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        log.close()
+        self.processes[name] = local_stack.start(cmd, env=env, log_path=os.path.join(self.logdir, f"{name}.log"))
 
     def stop(self):
         if self.logdir is None:
             return  # already stopped
         processes, self.processes = list(self.processes.values()), {}
-        for process in processes:
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for process in processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(timeout=5)
+        local_stack.stop(processes)
         if self.keep_logs:
             print(f"server logs kept in {self.logdir}", file=sys.stderr)
         else:

@@ -6,8 +6,6 @@ AWS_ENDPOINT_URL_DYNAMODB (use that endpoint instead of starting one), TABLE_NAM
 """
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 
@@ -15,37 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-
-def wait_for_port(host, port, process, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise SystemExit(f"process for port {port} exited with code {process.returncode}")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listening on {host}:{port} after {timeout:.0f}s")
-
-
-def start(cmd, **kwargs):
-    # Its own process group, so that stopping it also stops any children it forks.
-    return subprocess.Popen(cmd, start_new_session=True, **kwargs)
-
-
-def stop(processes):
-    for process in processes:
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    for process in processes:
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+import local_stack  # noqa: E402
 
 
 def _interrupt(signum, frame):
@@ -69,8 +37,8 @@ def main():
             ddb_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
             # The embedded endpoint accepts any credentials; never send real ones to it.
             os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local")
-            started.append(start([sys.executable, os.path.join(HERE, "local_dynamodb.py"), "--port", str(ddb_port)]))
-            wait_for_port("127.0.0.1", ddb_port, started[-1])
+            started.append(local_stack.start(local_stack.dynamodb_command(ddb_port)))
+            local_stack.wait_for_port(ddb_port, started[-1], timeout=30)
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{ddb_port}"
 
         from chalicelib import importer, storage
@@ -82,10 +50,8 @@ def main():
               f"{'created' if created else 'exists'}; demo data: {len(report['created'])} created, "
               f"{len(report['skipped'])} already present", flush=True)
 
-        chalice_local = [sys.executable, os.path.join(HERE, "chalice_local.py"), "local"]
-        started.append(start([*chalice_local, "--host", host, "--port", str(port), "--stage", "local",
-                              "--no-autoreload"], cwd=ROOT))
-        wait_for_port(host, port, started[-1], timeout=60)
+        started.append(local_stack.start(local_stack.chalice_local_command(port, host)))
+        local_stack.wait_for_port(port, started[-1], timeout=60, host=host)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         print(f"\n  API:      http://{shown}:{port}/movies/\n  Swagger:  http://{shown}:{port}/swagger/\n"
               f"  ReDoc:    http://{shown}:{port}/redoc/\n\nCtrl-C stops the API and the local DynamoDB.\n",
@@ -94,10 +60,13 @@ def main():
             time.sleep(0.5)
         print("a server exited; stopping", file=sys.stderr)
         return 1
+    except RuntimeError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        stop(started)
+        local_stack.stop(started)
 
 
 if __name__ == "__main__":

@@ -133,37 +133,6 @@ class LiveStack:
         return self._next_show_id
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until(check, process, what, timeout, logs):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {process.returncode}; see {logs}/")
-        if check():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not become ready in {timeout} s; see {logs}/")
-
-
-def _listening(port):
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def _answers(url):
     import urllib.request
 
@@ -179,13 +148,15 @@ def live_stack():
     """Start scripts/local_dynamodb.py and `chalice local --stage local` on free ports, each in its own
     process group (stopped, with any children, at the end of the session); create the table and load
     the demo catalog first. Their logs go to test-output/live-stack-*/ (one folder per session)."""
-    import signal
     import subprocess
     import tempfile
+    import time
+
+    import local_stack
 
     os.makedirs(os.path.join(ROOT, "test-output"), exist_ok=True)
     logs = tempfile.mkdtemp(prefix="live-stack-", dir=os.path.join(ROOT, "test-output"))
-    ddb_port, api_port = _free_port(), _free_port()
+    ddb_port, api_port = local_stack.free_port(), local_stack.free_port()
     endpoint_url = f"http://127.0.0.1:{ddb_port}"
     env = {
         **os.environ,
@@ -204,33 +175,22 @@ def live_stack():
     processes = []
 
     def start(name, command):
-        log = open(os.path.join(logs, f"{name}.log"), "wb")
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        processes.append(process)
-        return process
+        processes.append(local_stack.start(command, env=env, log_path=os.path.join(logs, f"{name}.log")))
+        return processes[-1]
 
     try:
-        dynamodb = start("dynamodb", [sys.executable, "scripts/local_dynamodb.py", "--port", str(ddb_port)])
-        _wait_until(lambda: _listening(ddb_port), dynamodb, "local DynamoDB", 30, logs)
+        dynamodb = start("dynamodb", local_stack.dynamodb_command(ddb_port))
+        local_stack.wait_for_port(ddb_port, dynamodb, timeout=30)
         seed = ("from chalicelib import importer, storage; from demo_data import demo_catalog; "
                 "storage.create_table(); importer.import_catalog(demo_catalog())")
         subprocess.run([sys.executable, "-c", f"import sys; sys.path[:0] = ['.', 'scripts']; {seed}"],
                        cwd=ROOT, env=env, check=True, timeout=60)
-        chalice_local = [sys.executable, os.path.join(ROOT, "scripts", "chalice_local.py"), "local"]
-        api = start("chalice", [*chalice_local, "--stage", "local", "--no-autoreload",
-                                "--host", "127.0.0.1", "--port", str(api_port)])
+        api = start("chalice", local_stack.chalice_local_command(api_port))
         base_url = f"http://127.0.0.1:{api_port}"
-        _wait_until(lambda: _answers(f"{base_url}/movies/"), api, "chalice local", 60, logs)
+        local_stack.wait_for_port(api_port, api, timeout=60)
+        deadline = time.monotonic() + 30
+        while not _answers(f"{base_url}/movies/") and time.monotonic() < deadline:
+            time.sleep(0.1)
         yield LiveStack(base_url, endpoint_url, env)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        local_stack.stop(processes, timeout=10)
