@@ -22,6 +22,15 @@ def free_port(host=HOST):
         return sock.getsockname()[1]
 
 
+def port_is_free(port, host=HOST):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def dynamodb_command(port, host=HOST):
     return [sys.executable, os.path.join(HERE, "local_dynamodb.py"), "--host", host, "--port", str(port)]
 

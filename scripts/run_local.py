@@ -35,6 +35,8 @@ def main():
     try:
         if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
             ddb_port = int(os.environ.get("DYNAMODB_PORT", "8001"))
+            if not local_stack.port_is_free(ddb_port) and "DYNAMODB_PORT" not in os.environ:
+                ddb_port = local_stack.free_port()  # 8001 is taken: any free port will do
             # The embedded endpoint accepts any credentials; never send real ones to it.
             os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local")
             started.append(local_stack.start(local_stack.dynamodb_command(ddb_port)))
