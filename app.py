@@ -85,8 +85,12 @@ def refresh_token():
 @app.route("/logout", methods=["POST"])
 @handles_errors
 def logout():
-    body = validate("refresh", web.json_body(app.current_request))
-    caller = _caller() if app.current_request.headers.get("authorization") else None
+    request = app.current_request
+    if not request.raw_body and request.headers.get("authorization"):
+        auth.logout_everywhere(_caller())  # no refresh token named: end all of the caller's sessions
+        return Response(body="", status_code=204)
+    body = validate("refresh", web.json_body(request))
+    caller = _caller() if request.headers.get("authorization") else None
     auth.logout(body["refresh"], caller=caller)
     return Response(body="", status_code=204)
 

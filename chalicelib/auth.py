@@ -192,6 +192,8 @@ def refresh(refresh_token):
     user = _get_user(claims["sub"])
     if user is None:
         raise InvalidToken("The account no longer exists.")
+    if claims["iat"] < user.get("sessions_revoked_at", 0):
+        raise InvalidToken("This session has been revoked.")
     # The role is read again so that a withdrawn admin right does not live on in rotated tokens.
     return tokens.issue_pair(user["user_id"], user.get("role", ROLE_USER), family=claims["fam"])
 
@@ -269,6 +271,18 @@ def revoke_family(family, expires_at):
         except ddb.exceptions.TransactionConflictException:
             continue
     raise ServiceUnavailable("The session store is busy; retry shortly.")
+
+
+def logout_everywhere(caller):
+    """Revoke every refresh token the caller was issued before now (one UpdateItem on the profile;
+    /token/refresh already reads the profile, so this costs refreshes nothing)."""
+    storage.client().update_item(
+        TableName=storage.table_name(),
+        Key=storage.to_item(keys.user_key(caller)),
+        UpdateExpression="SET sessions_revoked_at = :now",
+        ConditionExpression="attribute_exists(PK)",
+        ExpressionAttributeValues=storage.to_item({":now": int(time.time())}),
+    )
 
 
 def logout(refresh_token, caller=None):

@@ -342,3 +342,23 @@ def test_logout_leaves_other_sessions_of_the_same_user_working(api, alice):
     other_session = api.login().data
     api.post("/logout", {"refresh": alice["refresh"]})
     assert api.post("/token/refresh", {"refresh": other_session["refresh"]}).status_code == 200
+
+
+def test_logout_with_only_a_bearer_token_ends_every_session_of_the_caller(api):
+    import time as _time
+
+    api.signup("alice")
+    first, second = api.login("alice").data, api.login("alice").data
+    _time.sleep(1.05)  # revocation is by issue time, to the second
+    response = api.request("POST", "/logout/", token=first["access"], headers={"Content-Type": "application/json"})
+    assert response.status_code == 204
+    for session in (first, second):
+        refreshed = api.post("/token/refresh", {"refresh": session["refresh"]})
+        assert refreshed.status_code == 401
+        assert refreshed.data["Code"] == "InvalidToken"
+    fresh = api.login("alice").data
+    assert api.post("/token/refresh", {"refresh": fresh["refresh"]}).status_code == 200
+
+
+def test_logout_without_a_body_or_a_token_is_a_400(api):
+    assert api.request("POST", "/logout/").status_code == 400
