@@ -6,14 +6,11 @@ Admin writes are rare, so plain correctness beats request counts here: ids come 
 """
 import uuid
 
-from chalicelib import bookings, catalog, keys, storage
+from chalicelib import bookings, catalog, keys, storage, validation
 from chalicelib.errors import Conflict, HasActiveBookings, NotFound, ServiceUnavailable, ValidationError
 
 MOVIE_COUNTER, SHOW_COUNTER = "MOVIE", "SHOW"
 MAX_ID = 10 ** keys.ID_DIGITS - 1  # ids are zero-padded to ID_DIGITS in keys, so they must fit
-MAX_TITLE_CHARS = 200
-MAX_SCREEN_NAME_CHARS = 100
-MAX_DURATION_MINUTES = 24 * 60
 ALLOCATION_ATTEMPTS = 20  # a counter behind existing ids (a table filled by older code) catches up
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -29,16 +26,23 @@ class TotalSeatsBelowBookedSeat(Conflict):
 
 def movie_fields(body, partial=False):
     """The movie fields present in ``body`` (title, duration_minutes), checked; both unless ``partial``."""
-    return _fields(body, {"title": _title, "duration_minutes": _duration}, partial)
+    validation.validate("movie_patch" if partial else "movie", body)
+    return _known(body, validation.MOVIE["properties"])
 
 
 def show_fields(body, partial=False):
     """Show fields (screen_name, date_time -> aware datetime ``starts``, total_seats), checked."""
-    fields = _fields(body, {"screen_name": _screen_name, "date_time": catalog.parse_datetime,
-                            "total_seats": _total_seats}, partial)
+    validation.validate("show_patch" if partial else "show", body)
+    fields = _known(body, validation.SHOW["properties"])
     if "date_time" in fields:
-        fields["starts"] = fields.pop("date_time")
+        fields["starts"] = catalog.parse_datetime(fields.pop("date_time"))
     return fields
+
+
+def _known(body, properties):
+    """The schema's fields present in ``body`` (unknown ones are ignored), text stripped."""
+    return {name: body[name].strip() if isinstance(body[name], str) else body[name]
+            for name in properties if name in body}
 
 
 def check_id(value, what):
@@ -46,38 +50,6 @@ def check_id(value, what):
     if type(value) is not int or not 1 <= value <= MAX_ID:
         raise ValidationError(f"{what} id must be an integer from 1 to {MAX_ID}.", field="id")
     return value
-
-
-def _fields(body, checkers, partial):
-    missing = [name for name in checkers if name not in body]
-    if partial and len(missing) == len(checkers):
-        raise ValidationError(f"Send at least one of: {', '.join(checkers)}.", field="body")
-    if not partial and missing:
-        raise ValidationError(f"{missing[0]} is required.", field=missing[0])
-    return {name: check(body[name]) for name, check in checkers.items() if name in body}
-
-
-def _text(name, limit):
-    def check(value):
-        if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-            raise ValidationError(f"{name} must be a non-blank string of at most {limit} characters.",
-                                  field=name)
-        return value.strip()
-    return check
-
-
-def _integer(name, low, high):
-    def check(value):
-        if type(value) is not int or not low <= value <= high:  # not bool, float or numeric string
-            raise ValidationError(f"{name} must be an integer from {low} to {high}.", field=name)
-        return value
-    return check
-
-
-_title = _text("title", MAX_TITLE_CHARS)
-_screen_name = _text("screen_name", MAX_SCREEN_NAME_CHARS)
-_duration = _integer("duration_minutes", 1, MAX_DURATION_MINUTES)
-_total_seats = _integer("total_seats", 1, catalog.MAX_TOTAL_SEATS)
 
 
 # --- id counters -----------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import re
 from chalicelib import keys, pagination, storage
 from chalicelib.errors import NotFound, ValidationError
 
-MAX_TOTAL_SEATS = 1000
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 

@@ -9,6 +9,8 @@ import fastjsonschema
 from chalicelib.errors import InvalidJSON, ValidationError
 
 MAX_SEATS_PER_BOOKING = 10
+MAX_TOTAL_SEATS = 1000  # seat keys are padded to 4 digits; a hall of 1,000 is plenty
+NON_BLANK = r"\S"
 
 # Unknown fields are ignored (additionalProperties is left open), as the original API did.
 CREDENTIALS = {
@@ -39,6 +41,23 @@ SEAT_GROUP = {
     },
     "required": ["seat_numbers"],
 }
+
+# Catalog writes (admin API and catalog imports). Patches need at least one known field.
+_MOVIE_FIELDS = {
+    "title": {"type": "string", "pattern": NON_BLANK, "maxLength": 200},
+    "duration_minutes": {"type": "integer", "minimum": 1, "maximum": 24 * 60},
+}
+_SHOW_FIELDS = {
+    "screen_name": {"type": "string", "pattern": NON_BLANK, "maxLength": 100},
+    "date_time": {"type": "string", "maxLength": 64},  # then parsed: ISO 8601 with a time zone
+    "total_seats": {"type": "integer", "minimum": 1, "maximum": MAX_TOTAL_SEATS},
+}
+MOVIE = {"type": "object", "properties": _MOVIE_FIELDS, "required": list(_MOVIE_FIELDS)}
+MOVIE_PATCH = {"type": "object", "properties": _MOVIE_FIELDS,
+               "anyOf": [{"required": [name]} for name in _MOVIE_FIELDS]}
+SHOW = {"type": "object", "properties": _SHOW_FIELDS, "required": list(_SHOW_FIELDS)}
+SHOW_PATCH = {"type": "object", "properties": _SHOW_FIELDS,
+              "anyOf": [{"required": [name]} for name in _SHOW_FIELDS]}
 
 
 def parse_json(raw):
@@ -89,19 +108,49 @@ def _compiled(schema_id):
     return fastjsonschema.compile(_SCHEMAS[schema_id])
 
 
-_SCHEMAS = {"credentials": CREDENTIALS, "refresh": REFRESH, "single_seat": SINGLE_SEAT, "seat_group": SEAT_GROUP}
+_SCHEMAS = {
+    "credentials": CREDENTIALS, "refresh": REFRESH, "single_seat": SINGLE_SEAT, "seat_group": SEAT_GROUP,
+    "movie": MOVIE, "movie_patch": MOVIE_PATCH, "show": SHOW, "show_patch": SHOW_PATCH,
+}
 
 
 def validate(schema_id, body):
-    """Check ``body`` against a named schema; the message names the offending field."""
+    """Check ``body`` against a named schema; the message names the offending field and its rule."""
+    schema = _SCHEMAS[schema_id]
     try:
         _compiled(schema_id)(body)
     except fastjsonschema.JsonSchemaValueException as exc:
-        field = ".".join(str(p) for p in exc.path[1:]) or "body"
-        raise ValidationError(_message(exc), field=field)
+        field, message = _explain(exc, schema, body)
+        raise ValidationError(message, field=field)
     return body
 
 
-def _message(exc):
-    text = exc.message.replace("data.", "", 1) if exc.message.startswith("data.") else exc.message
-    return text[0].upper() + text[1:] + "."
+def _explain(exc, schema, body):
+    """(field, human message) for a schema failure, worded from the field's own schema."""
+    properties = schema.get("properties", {})
+    if len(exc.path) < 2:  # the object itself: a required field is missing, or no known field given
+        if exc.rule == "anyOf":
+            return "body", f"Send at least one of: {', '.join(properties)}."
+        missing = [name for name in schema.get("required", []) if not isinstance(body, dict) or name not in body]
+        field = missing[0] if missing else "body"
+        return field, f"{field} is required." if missing else "The body must be a JSON object."
+    field = str(exc.path[1])
+    return field, f"{field} must be {_describe(properties.get(field, {}))}."
+
+
+def _describe(rule):
+    kind = rule.get("type")
+    if kind == "integer":
+        return f"an integer {_bounds(rule)}"
+    if kind == "string":
+        if rule.get("pattern") == NON_BLANK:
+            return f"a non-blank string of at most {rule['maxLength']} characters"
+        return "a non-empty string" if rule.get("minLength") else "a string"
+    if kind == "array":
+        return f"a list of {rule['minItems']} to {rule['maxItems']} different integers {_bounds(rule['items'])}"
+    return f"a {kind}"
+
+
+def _bounds(rule):
+    low, high = rule.get("minimum"), rule.get("maximum")
+    return f"from {low} to {high}" if high is not None else f"of at least {low}"
