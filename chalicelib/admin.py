@@ -185,21 +185,36 @@ def create_show(movie_id, body):
 def update_show(show_id, body):
     """Change screen_name, date_time and/or total_seats; total_seats may not drop below a booked seat.
 
-    Costs one Query (the highest held seat, only when total_seats is sent) and one conditional UpdateItem.
+    A shrink is written first and checked after: a booking re-checks total_seats inside its own
+    transaction, so once the smaller number is stored no seat beyond it can be taken, and any seat
+    taken before is seen by the second Query (then the old number is put back and 409 answered).
     """
     fields = show_fields(body, partial=True)
+    shrinking_from = None
     if "total_seats" in fields:
-        highest = bookings.highest_booked_seat(show_id)
-        if fields["total_seats"] < highest:
-            raise TotalSeatsBelowBookedSeat(
-                f"Seat {highest} of show {show_id} is booked; total_seats cannot be less than {highest}.",
-                highest_booked_seat=highest)
+        _refuse_below_booked(show_id, fields["total_seats"])
+        shrinking_from = catalog.get_show(show_id)["total_seats"]
     values = {k: v for k, v in fields.items() if k != "starts"}
     if "starts" in fields:
         date_time = catalog.format_datetime(fields["starts"])
         values.update(date_time=date_time, starts_at=int(fields["starts"].timestamp()),
                       GSI1SK=keys.show_gsi_sort(date_time, show_id))
-    return catalog.show_view(_update(keys.show_key(show_id), values, f"No show with id {show_id}."))
+    show = _update(keys.show_key(show_id), values, f"No show with id {show_id}.")
+    if shrinking_from is not None and fields["total_seats"] < shrinking_from:
+        try:
+            _refuse_below_booked(show_id, fields["total_seats"])
+        except TotalSeatsBelowBookedSeat:
+            _update(keys.show_key(show_id), {"total_seats": shrinking_from}, f"No show with id {show_id}.")
+            raise
+    return catalog.show_view(show)
+
+
+def _refuse_below_booked(show_id, total_seats):
+    highest = bookings.highest_booked_seat(show_id)
+    if total_seats < highest:
+        raise TotalSeatsBelowBookedSeat(
+            f"Seat {highest} of show {show_id} is booked; total_seats cannot be less than {highest}.",
+            highest_booked_seat=highest)
 
 
 def delete_show(show_id):
@@ -211,10 +226,16 @@ def delete_show(show_id):
         raise HasActiveBookings(f"Show {show_id} has active bookings; cancel them first.")
     ddb = storage.client()
     try:
-        ddb.delete_item(TableName=storage.table_name(), Key=storage.to_item(keys.show_key(show_id)),
-                        ConditionExpression="attribute_exists(PK)")
+        deleted = ddb.delete_item(TableName=storage.table_name(), Key=storage.to_item(keys.show_key(show_id)),
+                                  ConditionExpression="attribute_exists(PK)", ReturnValues="ALL_OLD")
     except ddb.exceptions.ConditionalCheckFailedException:
         raise NotFound(f"No show with id {show_id}.")
+    # A booking that landed between the check and the delete is seen now (bookings re-check the
+    # show inside their transaction, so none can land after it): put the show back and refuse.
+    if bookings.has_active_bookings(show_id):
+        ddb.put_item(TableName=storage.table_name(), Item=deleted["Attributes"],
+                     ConditionExpression="attribute_not_exists(PK)")
+        raise HasActiveBookings(f"Show {show_id} has active bookings; cancel them first.")
 
 
 # --- helpers ---------------------------------------------------------------------------------

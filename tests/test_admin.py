@@ -265,3 +265,37 @@ def test_ids_stop_at_the_key_padding_limit(aws):
     admin.raise_counter(admin.MOVIE_COUNTER, admin.MAX_ID)
     with pytest.raises(admin.Conflict):
         admin.next_id(admin.MOVIE_COUNTER)
+
+
+def _booking_lands_after_the_first_check(monkeypatch, api, check_name, seat):
+    """Simulate a booking that commits between the admin's pre-check and its write."""
+    from chalicelib import bookings
+
+    real_check = getattr(bookings, check_name)
+    calls = []
+
+    def racing_check(show_id):
+        calls.append(show_id)
+        if len(calls) == 1:
+            answer = real_check(show_id)
+            assert api.post("/shows/1/book", {"seat_number": seat}, token=api.token_for("racer")).status_code == 201
+            return answer
+        return real_check(show_id)
+
+    monkeypatch.setattr(bookings, check_name, racing_check)
+
+
+def test_shrink_racing_a_booking_is_undone_and_refused(api, demo, admin_token, monkeypatch):
+    _booking_lands_after_the_first_check(monkeypatch, api, "highest_booked_seat", seat=100)
+    response = patch(api, "/shows/1", {"total_seats": 50}, admin_token)
+    assert response.status_code == 409
+    assert api.get("/shows/1/seats").data["total_seats"] == 120
+    assert 100 in api.get("/shows/1/seats").data["taken"]
+
+
+def test_delete_racing_a_booking_puts_the_show_back_and_is_refused(api, demo, admin_token, monkeypatch):
+    _booking_lands_after_the_first_check(monkeypatch, api, "has_active_bookings", seat=7)
+    response = delete(api, "/shows/1", admin_token)
+    assert response.status_code == 409
+    assert api.get("/shows/1/seats").data["taken"] == [7]
+    assert 1 in [s["id"] for s in api.get("/movies/1/shows/").data]
