@@ -4,7 +4,6 @@ These functions know nothing of HTTP; app.py checks that the caller is an admin 
 Admin writes are rare, so plain correctness beats request counts here: ids come from a counter item
 (``keys.counter_key``) and every write is conditional, so nothing is ever silently overwritten.
 """
-import uuid
 
 from chalicelib import bookings, catalog, keys, storage, validation
 from chalicelib.errors import Conflict, HasActiveBookings, NotFound, ServiceUnavailable, ValidationError
@@ -130,7 +129,7 @@ def delete_movie(movie_id):
         "ConditionExpression": "attribute_exists(PK)",
     }})
     for start in range(0, len(deletes), TRANSACTION_LIMIT):
-        reasons = _transact(deletes[start:start + TRANSACTION_LIMIT])
+        reasons = storage.transact(deletes[start:start + TRANSACTION_LIMIT])
         if reasons is not None:
             raise NotFound(f"No movie with id {movie_id}.")  # deleted concurrently
 
@@ -163,7 +162,7 @@ def create_show(movie_id, body):
     for _ in range(ALLOCATION_ATTEMPTS):
         item = catalog.show_item(next_id(SHOW_COUNTER), movie_id, fields["screen_name"], fields["starts"],
                                  fields["total_seats"])
-        reasons = _transact([
+        reasons = storage.transact([
             {"ConditionCheck": {
                 "TableName": storage.table_name(),
                 "Key": storage.to_item(keys.movie_key(movie_id)),
@@ -257,17 +256,3 @@ def _update(key, values, not_found):
     except ddb.exceptions.ConditionalCheckFailedException:
         raise NotFound(not_found)
     return storage.from_item(response["Attributes"])
-
-
-def _transact(writes):
-    """None on success, else the per-item (reason, old item) list. The request token makes botocore's
-    own retry of a transaction whose answer was lost a no-op instead of a failed condition."""
-    ddb = storage.client()
-    try:
-        ddb.transact_write_items(TransactItems=writes, ClientRequestToken=str(uuid.uuid4()))
-    except ddb.exceptions.TransactionCanceledException as exc:
-        reasons = storage.cancellation_codes(exc)
-        if any(code == "TransactionConflict" for code, _ in reasons):
-            raise ServiceUnavailable("The catalog is being changed concurrently; retry shortly.")
-        return reasons
-    return None

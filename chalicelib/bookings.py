@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 BOOKED, CANCELLED = "booked", "cancelled"
 BOOKING_ID_PATTERN = re.compile(r"[0-9a-f]{27}\Z")
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,64}\Z")  # visible ASCII, 1-64 characters
-TRANSACTION_ATTEMPTS = 3  # a TransactionConflict is retried; conditions are re-evaluated each time
 CONDITION_FAILED = "ConditionalCheckFailed"
 
 
@@ -191,7 +190,7 @@ def cancel(caller, booking_id, idempotency_key=None):
     # The seat item does not name this booking: an invariant was broken elsewhere. Cancel anyway,
     # touching only the booking, and leave a trace for an operator.
     log.error("seat item of active booking %s is missing or foreign; cancelling booking only", booking_id)
-    if _transact([mark_cancelled]) is not None:
+    if storage.transact([mark_cancelled]) is not None:
         raise AlreadyCancelled("This booking is already cancelled.")
     return response
 
@@ -260,13 +259,7 @@ def show_bookings(show_id, limit, cursor):
 
 def has_active_bookings(show_id):
     """True if any seat of the show is held (one Query, at most one item read)."""
-    response = storage.client().query(
-        TableName=storage.table_name(),
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :seat)",
-        ExpressionAttributeValues=storage.to_item({":pk": keys.show_pk(show_id), ":seat": keys.SEAT_PREFIX}),
-        Limit=1,
-    )
-    return bool(response["Items"])
+    return highest_booked_seat(show_id) > 0
 
 
 def highest_booked_seat(show_id):
@@ -370,36 +363,12 @@ def _write_once(caller, writes, response, idempotency_key, fingerprint, missing=
     """
     if idempotency_key:
         writes = writes + [_idempotency_put(caller, idempotency_key, fingerprint, response)]
-    reasons = _transact(writes)
+    reasons = storage.transact(writes)
     if reasons is None:
         return response, None
     if idempotency_key and reasons[-1][0] == CONDITION_FAILED:
         return _replay(caller, idempotency_key, fingerprint, missing=missing), None
     return None, reasons
-
-
-def _transact(writes):
-    """Run a transaction; None on success, else the per-item (reason, old item) list.
-
-    One ClientRequestToken per logical write makes botocore's own retries idempotent on DynamoDB
-    (a retry after a lost response succeeds instead of failing its conditions).
-    """
-    ddb = storage.client()
-    token = str(uuid.uuid4())
-    for attempt in range(TRANSACTION_ATTEMPTS):
-        try:
-            ddb.transact_write_items(TransactItems=writes, ClientRequestToken=token)
-            return None
-        except ddb.exceptions.TransactionCanceledException as exc:
-            reasons = storage.cancellation_codes(exc)
-            if len(reasons) != len(writes):
-                raise ServiceUnavailable("The booking store gave an unexpected answer; retry shortly.")
-            if not any(code == "TransactionConflict" for code, _ in reasons):
-                return reasons
-            token = str(uuid.uuid4())  # a conflicting transaction changed the items: re-evaluate
-        except ddb.exceptions.IdempotentParameterMismatchException:
-            token = str(uuid.uuid4())
-    raise ServiceUnavailable("The seats are in heavy demand; retry shortly.")
 
 
 def _iso_now():

@@ -112,6 +112,34 @@ def unavailable(exc):
     return ServiceUnavailable("The booking store is busy; retry shortly.", retry_after=1)
 
 
+TRANSACTION_ATTEMPTS = 3  # a TransactionConflict is retried; conditions are re-evaluated each time
+
+
+def transact(writes):
+    """Run a TransactWriteItems; None on success, else the per-item (reason, old item or None) list.
+
+    One ClientRequestToken per attempt makes botocore's own retries idempotent on DynamoDB (a retry
+    after a lost response succeeds instead of failing its conditions). A TransactionConflict (another
+    transaction touched the items) is retried; if it persists, ServiceUnavailable.
+    """
+    import uuid
+
+    ddb = client()
+    for _ in range(TRANSACTION_ATTEMPTS):
+        try:
+            ddb.transact_write_items(TransactItems=writes, ClientRequestToken=str(uuid.uuid4()))
+            return None
+        except ddb.exceptions.TransactionCanceledException as exc:
+            reasons = cancellation_codes(exc)
+            if len(reasons) != len(writes):
+                raise ServiceUnavailable("The store gave an unexpected answer; retry shortly.")
+            if not any(code == "TransactionConflict" for code, _ in reasons):
+                return reasons
+        except ddb.exceptions.IdempotentParameterMismatchException:
+            pass  # a token reused within DynamoDB's 10 minutes for other items: retry with a new one
+    raise ServiceUnavailable("The data is in heavy demand; retry shortly.", retry_after=1)
+
+
 def table_definition(name):
     """CreateTable arguments; the CloudFormation template in infra/ mirrors these."""
     string = "S"

@@ -254,7 +254,7 @@ def test_booking_retries_a_transaction_conflict_and_books_once(api, alice, fault
 def test_booking_answers_503_when_transaction_conflicts_persist_and_stores_nothing(api, alice, faults, aws):
     faults.always("TransactWriteItems", CONFLICT)
     _assert_503(_book(api, alice))
-    assert faults.attempts["TransactWriteItems"] == bookings.TRANSACTION_ATTEMPTS
+    assert faults.attempts["TransactWriteItems"] == storage.TRANSACTION_ATTEMPTS
     assert audit(aws) == ([], [])
 
 

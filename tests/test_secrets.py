@@ -24,7 +24,7 @@ def deployed(aws, monkeypatch):
     monkeypatch.setenv("STAGE", "prod")
     monkeypatch.setenv("JWT_SECRET_PARAM", PARAMETER)
     monkeypatch.delenv("JWT_SECRET", raising=False)
-    # Read now, outside any request: chalice.test.Client swaps in the 'dev' stage's variables during one.
+    # Read now, outside any request: chalice.test.Client swaps in its stage's variables during one.
     settings.reset()
     settings.get_settings()
     yield boto3.client("ssm")
