@@ -464,19 +464,11 @@ def test_refresh_retries_a_transaction_conflict(api, demo, faults):
     assert api.post("/token/refresh", {"refresh": pair["refresh"]}).status_code == 200
 
 
-def test_refresh_answers_503_when_conflicts_persist_and_the_token_stays_usable(api, demo, faults):
+@pytest.mark.parametrize("fault", [CONFLICT, THROTTLE], ids=["conflict", "throttle"])
+def test_refresh_answers_503_when_the_fault_persists_and_the_token_stays_usable(api, demo, faults, fault):
     api.signup("alice")
     pair = api.login().data
-    faults.always("TransactWriteItems", CONFLICT)
-    _assert_503(api.post("/token/refresh", {"refresh": pair["refresh"]}))
-    faults.clear()
-    assert api.post("/token/refresh", {"refresh": pair["refresh"]}).status_code == 200
-
-
-def test_refresh_answers_503_when_throttled_and_the_token_stays_usable(api, demo, faults):
-    api.signup("alice")
-    pair = api.login().data
-    faults.always("TransactWriteItems", THROTTLE)
+    faults.always("TransactWriteItems", fault)
     _assert_503(api.post("/token/refresh", {"refresh": pair["refresh"]}))
     faults.clear()
     assert api.post("/token/refresh", {"refresh": pair["refresh"]}).status_code == 200
