@@ -3,14 +3,15 @@ import time
 
 from chalice import CORSConfig, Response
 
-from chalicelib import admin, auth, bookings, catalog, docs, pagination, settings, web
-from chalicelib.errors import ConfigurationError, Forbidden
+from chalicelib import admin, auth, bookings, catalog, docs, settings, web
+from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate
 
 settings.configure_logging()
 app = web.ThreadLocalChalice(app_name="movie-booking")
 handles_errors = web.json_errors(app)
+admin_only = web.admin_only(app)
 
 if get_settings().cors_allow_origin:
     app.api.cors = CORSConfig(
@@ -23,6 +24,7 @@ if get_settings().cors_allow_origin:
 @app.middleware("http")
 def request_log(request, get_response):
     started = time.perf_counter()
+    web.start_request(request)
     response = get_response(request)
     request_id = web.request_id(request)
     response.headers.setdefault("X-Request-Id", request_id)
@@ -47,16 +49,11 @@ def refuse_when_misconfigured(request, get_response):
 
 
 def _caller():
-    return web.caller_claims(app.current_request)["sub"]
+    return web.caller(app.current_request)
 
 
 def _limit_and_cursor():
-    params = app.current_request.query_params or {}
-    return pagination.parse_limit(params.get("limit")), params.get("cursor")
-
-
-def _outcome(outcome):
-    return Response(body=outcome.body, status_code=outcome.status)
+    return web.limit_and_cursor(app.current_request)
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -110,14 +107,14 @@ def list_movies():
 def list_shows(movie_id):
     limit, cursor = _limit_and_cursor()
     date = (app.current_request.query_params or {}).get("date")
-    shows, next_cursor = catalog.list_shows(catalog.parse_id(movie_id, "movie"), limit, cursor, date)
+    shows, next_cursor = catalog.list_shows(web.path_id(movie_id, "movie"), limit, cursor, date)
     return web.paged(app.current_request, shows, next_cursor, limit)
 
 
 @app.route("/shows/{show_id}/seats", methods=["GET"])
 @handles_errors
 def seat_map(show_id):
-    return bookings.seat_map(catalog.parse_id(show_id, "show"))
+    return bookings.seat_map(web.path_id(show_id, "show"))
 
 
 # --- bookings --------------------------------------------------------------------------------
@@ -127,17 +124,17 @@ def seat_map(show_id):
 def book(show_id):
     caller = _caller()
     request = app.current_request
-    key = bookings.check_idempotency_key(request.headers.get("idempotency-key"))
+    key = web.idempotency_key(request)
     body = web.json_body(request)
-    return _outcome(bookings.book(caller, catalog.parse_id(show_id, "show"), body, key))
+    return web.outcome_response(bookings.book(caller, web.path_id(show_id, "show"), body, key))
 
 
 @app.route("/bookings/{booking_id}/cancel", methods=["POST"])
 @handles_errors
 def cancel(booking_id):
     caller = _caller()
-    key = bookings.check_idempotency_key(app.current_request.headers.get("idempotency-key"))
-    return _outcome(bookings.cancel(caller, booking_id, key))
+    key = web.idempotency_key(app.current_request)
+    return web.outcome_response(bookings.cancel(caller, booking_id, key))
 
 
 @app.route("/my-bookings", methods=["GET"])
@@ -199,64 +196,56 @@ def redoc_asset(asset):
 # Catalog writes and a show's bookings, for callers whose token says role "admin" (granted only by
 # `python -m chalicelib.cli create-admin`, never by /signup).
 
-def _admin():
-    """The caller's user key if their access token carries role "admin": 401 without a valid token, else 403."""
-    claims = web.caller_claims(app.current_request)
-    if claims.get("role") != auth.ROLE_ADMIN:
-        raise Forbidden("Only administrators may do this.")
-    return claims["sub"]
-
-
 @app.route("/movies", methods=["POST"])
 @handles_errors
+@admin_only
 def create_movie():
-    _admin()
     movie = admin.create_movie(web.json_body(app.current_request))
     return Response(body=movie, status_code=201, headers={"Location": f"/movies/{movie['id']}/shows/"})
 
 
 @app.route("/movies/{movie_id}", methods=["PATCH"])
 @handles_errors
+@admin_only
 def update_movie(movie_id):
-    _admin()
-    return admin.update_movie(catalog.parse_id(movie_id, "movie"), web.json_body(app.current_request))
+    return admin.update_movie(web.path_id(movie_id, "movie"), web.json_body(app.current_request))
 
 
 @app.route("/movies/{movie_id}", methods=["DELETE"])
 @handles_errors
+@admin_only
 def delete_movie(movie_id):
-    _admin()
-    admin.delete_movie(catalog.parse_id(movie_id, "movie"))
+    admin.delete_movie(web.path_id(movie_id, "movie"))
     return Response(body="", status_code=204)
 
 
 @app.route("/movies/{movie_id}/shows", methods=["POST"])
 @handles_errors
+@admin_only
 def create_show(movie_id):
-    _admin()
-    show = admin.create_show(catalog.parse_id(movie_id, "movie"), web.json_body(app.current_request))
+    show = admin.create_show(web.path_id(movie_id, "movie"), web.json_body(app.current_request))
     return Response(body=show, status_code=201, headers={"Location": f"/shows/{show['id']}/seats/"})
 
 
 @app.route("/shows/{show_id}", methods=["PATCH"])
 @handles_errors
+@admin_only
 def update_show(show_id):
-    _admin()
-    return admin.update_show(catalog.parse_id(show_id, "show"), web.json_body(app.current_request))
+    return admin.update_show(web.path_id(show_id, "show"), web.json_body(app.current_request))
 
 
 @app.route("/shows/{show_id}", methods=["DELETE"])
 @handles_errors
+@admin_only
 def delete_show(show_id):
-    _admin()
-    admin.delete_show(catalog.parse_id(show_id, "show"))
+    admin.delete_show(web.path_id(show_id, "show"))
     return Response(body="", status_code=204)
 
 
 @app.route("/shows/{show_id}/bookings", methods=["GET"])
 @handles_errors
+@admin_only
 def show_bookings(show_id):
-    _admin()
     limit, cursor = _limit_and_cursor()
-    items, next_cursor = bookings.show_bookings(catalog.parse_id(show_id, "show"), limit, cursor)
+    items, next_cursor = bookings.show_bookings(web.path_id(show_id, "show"), limit, cursor)
     return web.paged(app.current_request, items, next_cursor, limit)

@@ -1,12 +1,12 @@
 """Accounts: sign-up, login with lockout, refresh-token rotation with reuse detection, logout."""
 import re
-import time
 import unicodedata
 import uuid
 
 import bcrypt
 
-from chalicelib import keys, storage, tokens
+from chalicelib import clock, tokens
+from chalicelib.db import ConditionFailed, Transaction, sessions, users
 from chalicelib.errors import (
     InvalidCredentials, InvalidToken, ServiceUnavailable, TokenReused, TooManyAttempts, UsernameTaken,
     ValidationError)
@@ -16,7 +16,7 @@ USERNAME_PATTERN = re.compile(r"[\w.@+-]+\Z")  # Django's rule: letters, digits 
 USERNAME_MIN, USERNAME_MAX = 3, 150
 PASSWORD_MIN_CHARS, PASSWORD_MAX_BYTES = 6, 72  # bcrypt only ever reads the first 72 bytes
 ROLE_USER, ROLE_ADMIN = "user", "admin"
-ROTATION_ATTEMPTS = 3  # a TransactionConflict on the session items is retried at once, this many times
+REVOKE_ATTEMPTS = 3  # a revocation put that meets a rotation's transaction is repeated this many times
 
 
 def normalize_username(raw):
@@ -71,52 +71,34 @@ def public_user(user):
     return {"id": user["user_id"], "username": user["username"], "role": user.get("role", ROLE_USER)}
 
 
-def create_user(username, password, role=ROLE_USER):
+def create_user(username: str, password: str, role: str = ROLE_USER) -> dict:
     """Store a new user; UsernameTaken if the case-insensitive name exists."""
     name, key = normalize_username(username)
     check_password_rules(password)
     user = {
-        **keys.user_key(key),
         "user_id": key,
         "username": name,
         "role": role,
         "password_hash": hash_password(password),
-        "created_at": _iso_now(),
+        "created_at": clock.now_iso(),
     }
-    ddb = storage.client()
     try:
-        ddb.put_item(
-            TableName=storage.table_name(),
-            Item=storage.to_item(user),
-            ConditionExpression="attribute_not_exists(PK)",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ddb.exceptions.ConditionalCheckFailedException as exc:
-        existing = storage.from_item(exc.response.get("Item") or {})
+        users.put_new(user)
+    except ConditionFailed as refused:
         # botocore retries a put whose response was lost; the hash (random salt) proves it was ours.
-        if existing.get("password_hash") != user["password_hash"]:
+        if (refused.old or {}).get("password_hash") != user["password_hash"]:
             raise UsernameTaken("That username is already taken.")
     return public_user(user)
 
 
-def set_role(username, role):
+def set_role(username: str, role: str) -> None:
     """Grant or withdraw a role (used only by the CLI; /signup never grants admin)."""
     _, key = normalize_username(username)
-    ddb = storage.client()
-    try:
-        ddb.update_item(
-            TableName=storage.table_name(),
-            Key=storage.to_item(keys.user_key(key)),
-            UpdateExpression="SET #role = :role",
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames={"#role": "role"},
-            ExpressionAttributeValues=storage.to_item({":role": role}),
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
+    if not users.set_role(key, role):
         raise InvalidCredentials("No such user.")
 
 
-def login(username, password):
+def login(username: str, password: str) -> dict:
     """Check credentials and return a fresh token pair.
 
     One Query reads the profile and the failure counter together. Unknown users and wrong passwords
@@ -127,8 +109,8 @@ def login(username, password):
         _, key = normalize_username(username)
     except ValidationError:
         key = None
-    user, failures = _load_login_state(key) if key else (None, None)
-    now = int(time.time())
+    user, failures = users.login_state(key) if key else (None, None)
+    now = clock.now_int()
     locked_until = (failures or {}).get("locked_until", 0)
     if locked_until > now:
         raise TooManyAttempts("Too many failed logins; try again later.", retry_after=locked_until - now)
@@ -143,53 +125,33 @@ def login(username, password):
             _record_failure(key, failures, now)
         raise InvalidCredentials("Invalid username or password.")
     if failures:
-        _clear_failures(key)
+        users.clear_failures(key)
     return tokens.issue_pair(user["user_id"], user.get("role", ROLE_USER))
 
 
-def _load_login_state(key):
-    response = storage.client().query(
-        TableName=storage.table_name(),
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :hash)",
-        ExpressionAttributeValues=storage.to_item({":pk": keys.user_pk(key), ":hash": "#"}),
-        ConsistentRead=True,
-    )
-    found = {item["SK"]: item for item in map(storage.from_item, response["Items"])}
-    return found.get(keys.user_key(key)["SK"]), found.get(keys.login_failures_key(key)["SK"])
-
-
-def _record_failure(key, failures, now):
+def _record_failure(key: str, failures: dict, now: int) -> None:
     """Count a failure in the current window; the last allowed failure starts the back-off."""
     settings = get_settings()
     window_open = failures and failures.get("window_ends", 0) > now
     count = (failures["count"] + 1) if window_open else 1
     window_ends = failures["window_ends"] if window_open else now + settings.login_window_seconds
-    item = {**keys.login_failures_key(key), "count": count, "window_ends": window_ends}
+    counter = {"count": count, "window_ends": window_ends}
     if count >= settings.login_max_failures:
-        item["locked_until"] = now + settings.login_backoff_seconds
-    item[storage.TTL_ATTRIBUTE] = max(window_ends, item.get("locked_until", 0))
+        counter["locked_until"] = now + settings.login_backoff_seconds
+    counter["expires_at"] = max(window_ends, counter.get("locked_until", 0))
     # Concurrent failures may overwrite each other's count: the lockout is a brake, not a ledger.
-    storage.client().put_item(TableName=storage.table_name(), Item=storage.to_item(item))
+    users.put_failures(key, counter)
 
 
-def _clear_failures(key):
-    storage.client().delete_item(
-        TableName=storage.table_name(), Key=storage.to_item(keys.login_failures_key(key)))
-
-
-def refresh(refresh_token):
+def refresh(refresh_token: str) -> dict:
     """Rotate: mark the presented refresh token used and hand out a new pair of the same family.
 
     One TransactWriteItems checks that the family is not revoked and records the token's jti.
     A token presented twice revokes its whole family (someone else may hold a copy).
     """
     claims = tokens.verify(refresh_token, tokens.REFRESH)
-    for _ in range(ROTATION_ATTEMPTS):
-        if _record_rotation(claims):
-            break
-    else:
-        raise ServiceUnavailable("The session store is busy; retry shortly.")
-    user = _get_user(claims["sub"])
+    _record_rotation(claims)
+    user = users.get(claims["sub"])
     if user is None:
         raise InvalidToken("The account no longer exists.")
     if claims["iat"] < user.get("sessions_revoked_at", 0):
@@ -198,100 +160,45 @@ def refresh(refresh_token):
     return tokens.issue_pair(user["user_id"], user.get("role", ROLE_USER), family=claims["fam"])
 
 
-def _record_rotation(claims):
-    """Record the refresh token's jti as used; True when done, False on a transaction conflict.
+def _record_rotation(claims: dict) -> None:
+    """Record the refresh token's jti as used, or refuse the token.
 
     Each rotation carries its own id (also the ClientRequestToken): when botocore retries a
     transaction whose response was lost, finding our own id on the used-jti item means the first
     attempt landed, so the retry is not mistaken for a reuse (which would revoke the session).
     """
     rotation = str(uuid.uuid4())
-    ddb = storage.client()
-    try:
-        ddb.transact_write_items(ClientRequestToken=rotation, TransactItems=[
-            {"ConditionCheck": {
-                "TableName": storage.table_name(),
-                "Key": storage.to_item(keys.revoked_family_key(claims["fam"])),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }},
-            {"Put": {
-                "TableName": storage.table_name(),
-                "Item": storage.to_item({
-                    **keys.used_refresh_key(claims["jti"]),
-                    "family": claims["fam"],
-                    "rotation": rotation,
-                    storage.TTL_ATTRIBUTE: claims["exp"],
-                }),
-                # A used-jti item past its TTL may linger (deletion is lazy); the token's own exp
-                # already rejects it, so the plain existence test is enough here.
-                "ConditionExpression": "attribute_not_exists(PK)",
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }},
-        ])
-    except ddb.exceptions.TransactionCanceledException as exc:
-        reasons = storage.cancellation_codes(exc)
-        codes = [code for code, _ in reasons]
-        if len(reasons) != 2:
-            raise ServiceUnavailable("The session store gave an unexpected answer; retry shortly.")
-        if "TransactionConflict" in codes:
-            return False
-        family_revoked = codes[0] == "ConditionalCheckFailed"
-        token_used = codes[1] == "ConditionalCheckFailed"
-        if family_revoked:
-            raise InvalidToken("This session has been revoked.")
-        if not token_used:
-            raise ServiceUnavailable("The session store is busy; retry shortly.")
-        if (reasons[1][1] or {}).get("rotation") == rotation:
-            return True  # our own first attempt landed; its response was lost
-        revoke_family(claims["fam"], claims["exp"] + get_settings().refresh_token_ttl)
-        raise TokenReused("This refresh token was already used; its session is revoked.")
-    return True
+    tx = Transaction(token=rotation)
+    sessions.family_not_revoked_part(tx, "family", claims["fam"])
+    sessions.mark_used_part(tx, "token", claims["jti"], claims["fam"], rotation, claims["exp"])
+    result = tx.commit()  # a TransactionConflict is retried in there (a new rotation id is not needed)
+    if result.ok:
+        return
+    if result.failed("family"):
+        raise InvalidToken("This session has been revoked.")
+    if not result.failed("token"):
+        raise ServiceUnavailable("The session store is busy; retry shortly.")
+    if (result.old("token") or {}).get("rotation") == rotation:
+        return  # our own first attempt landed; its response was lost
+    revoke_family(claims["fam"], claims["exp"] + get_settings().refresh_token_ttl)
+    raise TokenReused("This refresh token was already used; its session is revoked.")
 
 
-def _get_user(key):
-    response = storage.client().get_item(
-        TableName=storage.table_name(), Key=storage.to_item(keys.user_key(key)), ConsistentRead=True)
-    return storage.from_item(response["Item"]) if "Item" in response else None
+def revoke_family(family: str, expires_at: int) -> None:
+    """Mark a token family revoked."""
+    if not sessions.revoke_family(family, expires_at, attempts=REVOKE_ATTEMPTS):
+        raise ServiceUnavailable("The session store is busy; retry shortly.")
 
 
-def revoke_family(family, expires_at):
-    """Mark a token family revoked (an idempotent put, so it is simply repeated on a conflict).
-
-    A rotation's transaction may hold the family item at that moment: DynamoDB then answers
-    TransactionConflictException, which botocore does not retry.
-    """
-    ddb = storage.client()
-    for _ in range(ROTATION_ATTEMPTS):
-        try:
-            ddb.put_item(
-                TableName=storage.table_name(),
-                Item=storage.to_item({**keys.revoked_family_key(family), storage.TTL_ATTRIBUTE: int(expires_at)}),
-            )
-            return
-        except ddb.exceptions.TransactionConflictException:
-            continue
-    raise ServiceUnavailable("The session store is busy; retry shortly.")
-
-
-def logout_everywhere(caller):
+def logout_everywhere(caller: str) -> None:
     """Revoke every refresh token the caller was issued before now (one UpdateItem on the profile;
     /token/refresh already reads the profile, so this costs refreshes nothing)."""
-    storage.client().update_item(
-        TableName=storage.table_name(),
-        Key=storage.to_item(keys.user_key(caller)),
-        UpdateExpression="SET sessions_revoked_at = :now",
-        ConditionExpression="attribute_exists(PK)",
-        ExpressionAttributeValues=storage.to_item({":now": int(time.time())}),
-    )
+    users.revoke_sessions(caller, clock.now_int())
 
 
-def logout(refresh_token, caller=None):
+def logout(refresh_token: str, caller: str = None) -> None:
     """Revoke the session that ``refresh_token`` belongs to (every token rotated from it)."""
     claims = tokens.verify(refresh_token, tokens.REFRESH)
     if caller is not None and claims["sub"] != caller:
         raise InvalidToken("The refresh token does not belong to the caller.")
     revoke_family(claims["fam"], claims["exp"] + get_settings().refresh_token_ttl)
-
-
-def _iso_now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,41 +1,27 @@
-"""Bookings: taking seats with conditional writes, cancelling, history, seat maps and idempotent retries."""
-import hashlib
-import json
+"""Bookings: taking seats with conditional writes, cancelling, history and seat maps.
+
+The rules are in ``domain.seats``; the items in ``db.shows`` and ``db.bookings``; this module puts
+them together, one transaction per write.
+"""
 import logging
 import re
-import secrets
-import time
 import uuid
 
-from chalicelib import catalog, keys, pagination, storage, validation
+from chalicelib import clock, idempotency, pagination, validation
+from chalicelib.db import Transaction, bookings as booking_items, shows as show_items
+from chalicelib.domain import seats as rules
+from chalicelib.domain.seats import BOOKED, CANCELLED, Refusal
 from chalicelib.errors import (
-    AlreadyCancelled, Conflict, IdempotencyKeyReused, NotFound, SeatTaken, ServiceUnavailable, ShowStarted,
-    ValidationError)
-from chalicelib.settings import get_settings
+    AlreadyCancelled, Conflict, NotFound, SeatTaken, ServiceUnavailable, ShowStarted, ValidationError)
+from chalicelib.idempotency import Outcome
 
 log = logging.getLogger(__name__)
 
-BOOKED, CANCELLED = "booked", "cancelled"
 BOOKING_ID_PATTERN = re.compile(r"[0-9a-f]{27}\Z")
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,64}\Z")  # visible ASCII, 1-64 characters
-CONDITION_FAILED = "ConditionalCheckFailed"
+SHOW_PART = "show"
 
 
-class Outcome:
-    """What a booking operation produced: an HTTP-agnostic (status, body) pair, e.g. 201 or 200."""
-
-    CREATED, OK = 201, 200
-
-    def __init__(self, status, body):
-        self.status, self.body = status, body
-
-
-def new_booking_id():
-    """Time-ordered (milliseconds, hex) then random, so a user's bookings sort newest first by key."""
-    return f"{int(time.time() * 1000):011x}{secrets.token_hex(8)}"
-
-
-def booking_view(item):
+def booking_view(item: dict) -> dict:
     view = {
         "id": item["id"],
         "show": item["show"],
@@ -49,14 +35,7 @@ def booking_view(item):
     return view
 
 
-def check_idempotency_key(raw):
-    if raw is not None and not IDEMPOTENCY_KEY_PATTERN.match(raw):
-        raise ValidationError("Idempotency-Key must be 1 to 64 visible ASCII characters.",
-                              field="Idempotency-Key")
-    return raw
-
-
-def parse_seats(body):
+def parse_seats(body: dict) -> tuple[list, bool]:
     """``{"seat_number": n}`` -> ([n], False); ``{"seat_numbers": [...]}`` -> (seats, True)."""
     if "seat_numbers" in body:
         validation.validate("seat_group", body)
@@ -65,312 +44,181 @@ def parse_seats(body):
     return [body["seat_number"]], False
 
 
-def book(caller, show_id, body, idempotency_key=None):
-    """Take one seat (2 requests: GetItem show, TransactWriteItems) or a group of them, all or none.
+def bookable_show(show_id: int, seats: list, field_name: str, now: float) -> dict:
+    """The show, checked: the seats exist and it has not started.
 
-    The seat item's ``attribute_not_exists`` condition is what prevents double booking; nothing is
-    read before writing except the show. A failed condition returns the blocking seat item, which
-    tells "already mine" (answer with my booking) from "someone else's" (409 listing the seats).
+    A recent copy (this process's cache) is enough to go ahead, since the transaction re-checks
+    it; a refusal is only given after reading the show again, so an admin's change is never missed.
+    """
+    show = show_items.get_recent(show_id)
+    if show is not None:
+        try:
+            rules.check_bookable(show, seats, now, field_name)
+            return show
+        except (ValidationError, ShowStarted):
+            show_items.forget(show_id)
+        show = show_items.get(show_id, consistent=True)
+    if show is None:
+        raise NotFound(f"No show with id {show_id}.")
+    rules.check_bookable(show, seats, now, field_name)
+    return show
+
+
+def book(caller: str, show_id: int, body: dict, idempotency_key: str = None) -> Outcome:
+    """Take one seat or a group of them, all or none: a warm booking is one TransactWriteItems.
+
+    The seat lock's ``attribute_not_exists`` condition is what prevents double booking. The show is
+    read from this process's short-lived cache; the transaction re-checks it, and if the show
+    changed meanwhile it is read again and the booking tried once more.
     """
     seats, is_group = parse_seats(body)
-    show = catalog.get_show(show_id)
-    out_of_range = [s for s in seats if s > show["total_seats"]]
-    if out_of_range:
-        raise ValidationError(
-            f"Seat numbers must be from 1 to {show['total_seats']}; got {out_of_range}.",
-            field="seat_numbers" if is_group else "seat_number")
-    if show["starts_at"] <= time.time():
-        raise ShowStarted("This show has already started; it can no longer be booked.")
+    field_name = "seat_numbers" if is_group else "seat_number"
+    digest = idempotency.fingerprint("book", show_id, sorted(seats) if is_group else seats[0])
+    now = clock.now()
+    show = bookable_show(show_id, seats, field_name, now)
+    for fresh_read in (False, True):
+        if fresh_read:
+            show = _reread_after_change(show_id, seats, field_name, now)
+        outcome, refusal, attempt = _try_booking(caller, show, seats, is_group, now, idempotency_key, digest)
+        if outcome is not None:
+            return outcome
+        if refusal.reason is not Refusal.SHOW_CHANGED:
+            return _answer_refusal(caller, refusal, attempt, is_group, idempotency_key, digest)
+    raise Conflict(f"Show {show_id} was resized or removed while booking; reload it and try again.")
 
-    created_at = _iso_now()
-    group_id = secrets.token_hex(8) if is_group else None
+
+def _try_booking(caller, show, seats, is_group, now, idempotency_key, digest):
+    group_id = rules.new_group_id() if is_group else None
+    created_at = clock.iso(now)
     bookings = [{
-        "id": new_booking_id(), "show": show_id, "movie_id": show["movie_id"], "seat_number": seat,
+        "id": rules.new_booking_id(now), "show": show["id"], "movie_id": show["movie_id"], "seat_number": seat,
         "status": BOOKED, "created_at": created_at, "group_id": group_id,
     } for seat in seats]
-    response = (Outcome(Outcome.CREATED, {"group_id": group_id, "bookings": [booking_view(b) for b in bookings]})
-                if is_group else Outcome(Outcome.CREATED, booking_view(bookings[0])))
+    views = [booking_view(b) for b in bookings]
+    outcome = Outcome({"group_id": group_id, "bookings": views} if is_group else views[0], created=True)
 
-    # The show must still exist with these seats when the seats are taken (an admin may have
-    # shrunk or deleted it since it was read): a ConditionCheck in the same transaction, no extra request.
-    writes = [{"ConditionCheck": {
-        "TableName": storage.table_name(),
-        "Key": storage.to_item(keys.show_key(show_id)),
-        "ConditionExpression": "attribute_exists(PK) AND total_seats >= :highest",
-        "ExpressionAttributeValues": storage.to_item({":highest": max(seats)}),
-    }}]
+    tx = Transaction()
+    show_items.check_bookable_part(tx, SHOW_PART, show["id"], max(seats), now)
     for booking in bookings:
-        writes.append({"Put": {
-            "TableName": storage.table_name(),
-            "Item": storage.to_item(_seat_item(caller, booking)),
-            "ConditionExpression": "attribute_not_exists(PK)",
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }})
-        writes.append({"Put": {
-            "TableName": storage.table_name(),
-            "Item": storage.to_item(_booking_item(caller, booking)),
-            "ConditionExpression": "attribute_not_exists(PK)",
-        }})
-    fingerprint = _fingerprint("book", show_id, sorted(seats) if is_group else seats[0])
-    done, reasons = _write_once(caller, writes, response, idempotency_key, fingerprint)
+        show_items.lock_seat_part(tx, ("seat", booking["seat_number"]), caller, booking)
+        booking_items.add_part(tx, ("booking", booking["seat_number"]), caller, booking)
+    done, result = idempotency.commit(tx, caller, idempotency_key, digest, outcome)
     if done:
-        return done
-    if reasons[0][0] == CONDITION_FAILED:
-        raise Conflict(f"Show {show_id} was resized or removed while booking; reload it and try again.")
-    ours = {b["id"] for b in bookings}
-    blocking = [old for code, old in reasons[1:1 + 2 * len(bookings):2] if code == CONDITION_FAILED and old]
-    if blocking and all(old["booking_id"] in ours for old in blocking):
-        # Our own earlier attempt landed (its response was lost): the write is done.
-        return response
-    mine = [old for old in blocking if old.get("user") == caller]
-    if mine and len(mine) == len(seats):
-        existing = [booking_view(_seat_as_booking(old)) for old in mine]
-        outcome = (Outcome(Outcome.OK, existing[0]) if not is_group else
-                   Outcome(Outcome.OK, {"group_id": mine[0].get("group_id"), "bookings": existing}))
+        return done, None, None
+    refusal = rules.classify_refusal(
+        caller, seats, [b["id"] for b in bookings], show_changed=result.failed(SHOW_PART),
+        blocking=[result.old(("seat", seat)) for seat in seats])
+    return None, refusal, outcome
+
+
+def _reread_after_change(show_id, seats, field_name, now):
+    """The transaction found the show changed since it was read: read it again, or say why not."""
+    show_items.forget(show_id)
+    show = show_items.get(show_id, consistent=True)
+    if show is None:
+        raise NotFound(f"No show with id {show_id}.")
+    rules.check_not_started(show["starts_at"], now)
+    if max(seats) > show["total_seats"]:
+        raise Conflict(f"Show {show_id} was resized while booking; it now has {show['total_seats']} seats.")
+    return show
+
+
+def _answer_refusal(caller, refusal, attempt, is_group, idempotency_key, digest):
+    if refusal.reason is Refusal.OWN_EARLIER_ATTEMPT:
+        return attempt  # its response was lost and botocore retried: the write is done
+    if refusal.reason is Refusal.ALREADY_CALLERS:
+        existing = [booking_view({**lock, "id": lock["booking_id"], "status": BOOKED}) for lock in refusal.blocking]
+        existing.sort(key=lambda b: b["seat_number"])
+        body = ({"group_id": refusal.blocking[0].get("group_id"), "bookings": existing} if is_group
+                else existing[0])
+        outcome = Outcome(body, created=False)
         if idempotency_key:
             # The transaction was cancelled, so the key is not stored yet: store this answer under it.
-            return _remember(caller, idempotency_key, fingerprint, outcome)
+            return idempotency.remember(caller, idempotency_key, digest, outcome)
         return outcome
-    taken = sorted(old["seat_number"] for old in blocking)
-    if not taken:
+    if refusal.reason is Refusal.UNEXPLAINED:
         raise ServiceUnavailable("The booking could not be completed; retry shortly.")
-    raise SeatTaken(
-        f"Seat{'s' if len(taken) > 1 else ''} {', '.join(map(str, taken))} "
-        f"{'are' if len(taken) > 1 else 'is'} already booked.", taken=taken)
+    taken = refusal.seat_numbers
+    raise SeatTaken(rules.taken_message(taken), taken=taken)
 
 
-def cancel(caller, booking_id, idempotency_key=None):
-    """Cancel the caller's booking and free its seat (2 requests: GetItem, TransactWriteItems).
+def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome:
+    """Cancel the caller's booking and free its seat (GetItem + TransactWriteItems).
 
-    The seat item is deleted only if it still names this booking, so a repeated cancel can never
+    The seat lock is deleted only if it still names this booking, so a repeated cancel can never
     free a seat that someone else has booked since.
     """
     if not BOOKING_ID_PATTERN.match(booking_id or ""):
         raise NotFound("No such booking.")
-    ddb = storage.client()
-    found = ddb.get_item(
-        TableName=storage.table_name(), Key=storage.to_item(keys.booking_key(caller, booking_id)),
-        ConsistentRead=True)
-    if "Item" not in found:
+    booking = booking_items.get(caller, booking_id)
+    if booking is None:
         raise NotFound("No such booking.")  # also for other users' bookings: ids are not disclosed
-    booking = storage.from_item(found["Item"])
-    fingerprint = _fingerprint("cancel", booking_id)
+    digest = idempotency.fingerprint("cancel", booking_id)
+    already = "This booking is already cancelled."
     if booking["status"] == CANCELLED:
         if idempotency_key:
-            return _replay(caller, idempotency_key, fingerprint, missing=AlreadyCancelled)
-        raise AlreadyCancelled("This booking is already cancelled.")
+            return idempotency.replay(caller, idempotency_key, digest, missing=AlreadyCancelled,
+                                      missing_message=already)
+        raise AlreadyCancelled(already)
 
-    cancelled = {**booking, "status": CANCELLED, "cancelled_at": _iso_now()}
+    cancelled = {**booking, "status": CANCELLED, "cancelled_at": clock.now_iso()}
     cancel_id = uuid.uuid4().hex  # recognises our own write if its response is lost and retried
-    response = Outcome(Outcome.OK, booking_view(cancelled))
-    mark_cancelled = {"Update": {
-        "TableName": storage.table_name(),
-        "Key": storage.to_item(keys.booking_key(caller, booking_id)),
-        "UpdateExpression": "SET #status = :cancelled, cancelled_at = :at, cancel_id = :cid",
-        "ConditionExpression": "#status = :booked",
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": storage.to_item(
-            {":cancelled": CANCELLED, ":booked": BOOKED, ":at": cancelled["cancelled_at"], ":cid": cancel_id}),
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }}
-    free_seat = {"Delete": {
-        "TableName": storage.table_name(),
-        "Key": storage.to_item(keys.seat_key(booking["show"], booking["seat_number"])),
-        "ConditionExpression": "booking_id = :id",
-        "ExpressionAttributeValues": storage.to_item({":id": booking_id}),
-    }}
-    done, reasons = _write_once(caller, [mark_cancelled, free_seat], response, idempotency_key, fingerprint,
-                                missing=AlreadyCancelled)
+    outcome = Outcome(booking_view(cancelled))
+
+    def transaction(free_the_seat: bool) -> Transaction:
+        tx = Transaction()
+        booking_items.cancel_part(tx, "booking", caller, booking_id, BOOKED, CANCELLED,
+                                  cancelled["cancelled_at"], cancel_id)
+        if free_the_seat:
+            show_items.free_seat_part(tx, "seat", booking["show"], booking["seat_number"], booking_id)
+        return tx
+
+    done, result = idempotency.commit(transaction(True), caller, idempotency_key, digest, outcome,
+                                      missing=AlreadyCancelled, missing_message=already)
     if done:
         return done
-    if reasons[0][0] == CONDITION_FAILED:
-        if (reasons[0][1] or {}).get("cancel_id") == cancel_id:
-            return response  # our own earlier attempt landed; only its response was lost
-        raise AlreadyCancelled("This booking is already cancelled.")
-    # The seat item does not name this booking: an invariant was broken elsewhere. Cancel anyway,
+    if result.failed("booking"):
+        if (result.old("booking") or {}).get("cancel_id") == cancel_id:
+            return outcome  # our own earlier attempt landed; only its response was lost
+        raise AlreadyCancelled(already)
+    # The seat lock does not name this booking: an invariant was broken elsewhere. Cancel anyway,
     # touching only the booking, and leave a trace for an operator.
     log.error("seat item of active booking %s is missing or foreign; cancelling booking only", booking_id)
-    if storage.transact([mark_cancelled]) is not None:
-        raise AlreadyCancelled("This booking is already cancelled.")
-    return response
-
-
-def my_bookings(caller, limit, cursor):
-    """One Query of the caller's partition per page, newest first (booking ids are time-ordered)."""
-    scope = f"my-bookings:{caller}"
-    response = storage.client().query(
-        TableName=storage.table_name(),
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues=storage.to_item({":pk": keys.user_pk(caller), ":prefix": keys.BOOKING_PREFIX}),
-        ScanIndexForward=False,
-        Limit=limit,
-        **storage.start_after(pagination.decode(scope, cursor)),
-    )
-    items = [booking_view(storage.from_item(i)) for i in response["Items"]]
-    return items, pagination.encode(scope, storage.last_key(response))
-
-
-def seat_map(show_id):
-    """The show and all its seat items from one Query of the show's partition (paged internally)."""
-    ddb = storage.client()
-    show, taken, start = None, [], None
-    while True:
-        response = ddb.query(
-            TableName=storage.table_name(),
-            KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues=storage.to_item({":pk": keys.show_pk(show_id)}),
-            **storage.start_after(start),
-        )
-        for item in map(storage.from_item, response["Items"]):
-            if item["SK"] == keys.show_key(show_id)["SK"]:
-                show = item
-            elif item["SK"].startswith(keys.SEAT_PREFIX):
-                taken.append(item["seat_number"])
-        start = storage.last_key(response)
-        if not start:
-            break
-    if show is None:
-        raise NotFound(f"No show with id {show_id}.")
-    taken_set = set(taken)
-    return {
-        "show_id": show_id,
-        "total_seats": show["total_seats"],
-        "available": [n for n in range(1, show["total_seats"] + 1) if n not in taken_set],
-        "taken": sorted(taken_set),
-    }
-
-
-def show_bookings(show_id, limit, cursor):
-    """Every booking of a show, active and cancelled (admins): one GSI1 Query per page."""
-    scope = f"show-bookings:{show_id}"
-    response = storage.client().query(
-        TableName=storage.table_name(),
-        IndexName=storage.GSI1,
-        KeyConditionExpression="GSI1PK = :pk",
-        ExpressionAttributeValues=storage.to_item({":pk": keys.bookings_of_show_gsi(show_id)}),
-        Limit=limit,
-        **storage.start_after(pagination.decode(scope, cursor)),
-    )
-    items = [{**booking_view(b), "user": b["user"]} for b in map(storage.from_item, response["Items"])]
-    if not items and cursor is None:
-        catalog.get_show(show_id)  # tell an unknown show (404) from one without bookings
-    return items, pagination.encode(scope, storage.last_key(response))
-
-
-def has_active_bookings(show_id):
-    """True if any seat of the show is held (one Query, at most one item read)."""
-    return highest_booked_seat(show_id) > 0
-
-
-def highest_booked_seat(show_id):
-    """The highest seat number currently held in a show, or 0 (one Query, newest-last order)."""
-    response = storage.client().query(
-        TableName=storage.table_name(),
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :seat)",
-        ExpressionAttributeValues=storage.to_item({":pk": keys.show_pk(show_id), ":seat": keys.SEAT_PREFIX}),
-        ScanIndexForward=False,
-        Limit=1,
-    )
-    return storage.from_item(response["Items"][0])["seat_number"] if response["Items"] else 0
-
-
-def _seat_item(caller, booking):
-    return {
-        **keys.seat_key(booking["show"], booking["seat_number"]),
-        "type": "seat",
-        "booking_id": booking["id"],
-        "user": caller,
-        "show": booking["show"],
-        "movie_id": booking["movie_id"],
-        "seat_number": booking["seat_number"],
-        "created_at": booking["created_at"],
-        "group_id": booking["group_id"],
-    }
-
-
-def _seat_as_booking(seat):
-    return {**seat, "id": seat["booking_id"], "status": BOOKED}
-
-
-def _booking_item(caller, booking):
-    return {
-        **keys.booking_key(caller, booking["id"]),
-        "type": "booking",
-        **{k: v for k, v in booking.items() if v is not None},
-        "user": caller,
-        "GSI1PK": keys.bookings_of_show_gsi(booking["show"]),
-        "GSI1SK": f"{keys.BOOKING_PREFIX}{booking['id']}",
-    }
-
-
-def _fingerprint(*parts):
-    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode("utf-8")).hexdigest()
-
-
-def _idempotency_put(caller, key, fingerprint, outcome):
-    now = int(time.time())
-    item = {
-        **keys.idempotency_key(caller, key),
-        "type": "idempotency",
-        "fingerprint": fingerprint,
-        "status": outcome.status,
-        "body": json.dumps(outcome.body, separators=(",", ":")),
-        storage.TTL_ATTRIBUTE: now + get_settings().idempotency_ttl_seconds,
-    }
-    return {"Put": {
-        "TableName": storage.table_name(),
-        "Item": storage.to_item(item),
-        # TTL deletion is lazy: an expired key that still exists counts as absent.
-        "ConditionExpression": "attribute_not_exists(PK) OR #expires < :now",
-        "ExpressionAttributeNames": {"#expires": storage.TTL_ATTRIBUTE},
-        "ExpressionAttributeValues": storage.to_item({":now": now}),
-    }}
-
-
-def _remember(caller, key, fingerprint, outcome):
-    """Store ``outcome`` under an Idempotency-Key on its own (one PutItem); if the key is already
-    taken, the stored answer wins."""
-    put = _idempotency_put(caller, key, fingerprint, outcome)["Put"]
-    ddb = storage.client()
-    try:
-        ddb.put_item(**put)
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return _replay(caller, key, fingerprint)
+    if not transaction(False).commit().ok:
+        raise AlreadyCancelled(already)
     return outcome
 
 
-def _replay(caller, key, fingerprint, missing=None):
-    """The stored first response for an Idempotency-Key, or 422 if the key was used for another request."""
-    found = storage.client().get_item(
-        TableName=storage.table_name(), Key=storage.to_item(keys.idempotency_key(caller, key)),
-        ConsistentRead=True)
-    record = storage.from_item(found["Item"]) if "Item" in found else None
-    if record is None or record[storage.TTL_ATTRIBUTE] < time.time():
-        if missing is not None:
-            raise missing("This booking is already cancelled.")
-        raise ServiceUnavailable("The request could not be completed; retry shortly.")
-    if record["fingerprint"] != fingerprint:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used with a different request.")
-    return Outcome(record["status"], json.loads(record["body"]))
+def my_bookings(caller: str, limit: int, cursor: str = None) -> tuple[list, str]:
+    """One Query of the caller's partition per page, newest first."""
+    scope = f"my-bookings:{caller}"
+    page = booking_items.of_user_page(caller, limit, pagination.decode(scope, cursor))
+    return [booking_view(item) for item in page.items], pagination.encode(scope, page.last_key)
 
 
-def _write_once(caller, writes, response, idempotency_key, fingerprint, missing=None):
-    """Run ``writes`` (plus the Idempotency-Key record, in the same transaction).
-
-    Returns (outcome, None) when the write happened or an earlier response was replayed, else
-    (None, reasons) with the per-item cancellation reasons for the caller to interpret.
-    """
-    if idempotency_key:
-        writes = writes + [_idempotency_put(caller, idempotency_key, fingerprint, response)]
-    reasons = storage.transact(writes)
-    if reasons is None:
-        return response, None
-    if idempotency_key and reasons[-1][0] == CONDITION_FAILED:
-        return _replay(caller, idempotency_key, fingerprint, missing=missing), None
-    return None, reasons
+def seat_map(show_id: int) -> dict:
+    """The show and its live seat locks, from one Query of the show's partition."""
+    show, locks = show_items.partition(show_id)
+    if show is None:
+        raise NotFound(f"No show with id {show_id}.")
+    return rules.seat_map(show, locks, clock.now()).view()
 
 
-def _iso_now():
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+def show_bookings(show_id: int, limit: int, cursor: str = None) -> tuple[list, str]:
+    """Every booking of a show, active and cancelled (admins): one GSI1 Query per page."""
+    scope = f"show-bookings:{show_id}"
+    page = booking_items.of_show_page(show_id, limit, pagination.decode(scope, cursor))
+    items = [{**booking_view(b), "user": b["user"]} for b in page.items]
+    if not items and cursor is None and show_items.get(show_id) is None:
+        raise NotFound(f"No show with id {show_id}.")  # tell an unknown show from one without bookings
+    return items, pagination.encode(scope, page.last_key)
+
+
+def highest_booked_seat(show_id: int) -> int:
+    """The highest seat number currently taken in a show, or 0 (one Query, at most one item)."""
+    lock = show_items.highest_lock(show_id)
+    return rules.highest_taken_seat([lock] if lock else [], clock.now())
+
+
+def has_active_bookings(show_id: int) -> bool:
+    return highest_booked_seat(show_id) > 0

@@ -150,9 +150,11 @@ def _format_of(path):
 
 
 def export_bookings(args, stdin, stdout, stderr):
-    from chalicelib import bookings, catalog
+    from chalicelib import bookings
 
-    show_id = catalog.parse_id(args.show_id, "show")
+    if not (args.show_id.isascii() and args.show_id.isdigit() and 0 < int(args.show_id) < 10 ** 9):
+        raise CommandError(f"SHOW_ID must be a positive whole number, not {args.show_id!r}")
+    show_id = int(args.show_id)
     rows, cursor = [], None
     while True:
         page, cursor = bookings.show_bookings(show_id, EXPORT_PAGE, cursor)

@@ -19,7 +19,8 @@ import json.scanner
 import re
 from decimal import Decimal
 
-from chalicelib import admin, catalog, storage
+from chalicelib import admin, catalog
+from chalicelib.db import ConditionFailed, movies as movie_items, shows as show_items
 from chalicelib.errors import ValidationError
 
 CSV_COLUMNS = ("movie_id", "title", "duration_minutes", "show_id", "screen_name", "date_time", "total_seats")
@@ -197,25 +198,22 @@ def import_catalog(records):
     if show_ids:
         admin.raise_counter(admin.SHOW_COUNTER, max(show_ids))
     for movie in movies:
-        item = catalog.movie_item(movie["id"], movie["title"], movie["duration_minutes"])
-        _put_new(item, f"movie {movie['id']}", MOVIE_FIELDS, report)
+        record = catalog.movie_record(movie["id"], movie["title"], movie["duration_minutes"])
+        _put_new(movie_items.put_new, record, f"movie {movie['id']}", MOVIE_FIELDS, report)
         for show in movie["shows"]:
-            item = catalog.show_item(show["id"], movie["id"], show["screen_name"], show["starts"],
-                                     show["total_seats"])
-            _put_new(item, f"show {show['id']}", SHOW_FIELDS, report)
+            record = catalog.show_record(show["id"], movie["id"], show["screen_name"], show["starts"],
+                                         show["total_seats"])
+            _put_new(show_items.put_new, record, f"show {show['id']}", SHOW_FIELDS, report)
     return report
 
 
-def _put_new(item, label, compared, report):
-    """Conditional PutItem; on an existing item, say whether it differs (it is never overwritten)."""
-    ddb = storage.client()
+def _put_new(put_new, record, label, compared, report):
+    """Conditional put; on an existing item, say whether it differs (it is never overwritten)."""
     try:
-        ddb.put_item(TableName=storage.table_name(), Item=storage.to_item(item),
-                     ConditionExpression="attribute_not_exists(PK)",
-                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
-    except ddb.exceptions.ConditionalCheckFailedException as exc:
-        existing = storage.from_item(exc.response.get("Item") or {})
-        differing = [name for name in compared if existing.get(name) != item[name]]
+        put_new(record)
+    except ConditionFailed as refused:
+        existing = refused.old or {}
+        differing = [name for name in compared if existing.get(name) != record[name]]
         reason = "already exists"
         if differing:
             reason += (" with different " + ", ".join(f"{name} ({existing.get(name)!r} in the table)"

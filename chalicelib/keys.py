@@ -1,4 +1,5 @@
-"""The single-table key design: every partition and sort key the app writes is built here.
+"""The single-table key design: every partition and sort key the app writes is built here, and no
+key prefix is spelled anywhere else.
 
 See docs/data-model.md for the access patterns these keys serve.
 """
@@ -7,83 +8,101 @@ SEAT_DIGITS = 4  # zero-padded so seat items sort numerically; total_seats is ca
 ID_DIGITS = 8
 
 
-def _pad(number, digits=ID_DIGITS):
+def _pad(number: int, digits: int = ID_DIGITS) -> str:
     return str(int(number)).zfill(digits)
 
 
-# Catalog: every movie lives in one small partition so that listing movies is one Query.
+# --- catalog: every movie lives in one small partition so that listing movies is one Query -------
 MOVIES_PK = "MOVIES"
+MOVIE_PREFIX = "MOVIE#"
 
 
-def movie_key(movie_id):
-    return {"PK": MOVIES_PK, "SK": f"MOVIE#{_pad(movie_id)}"}
+def movie_key(movie_id: int) -> dict:
+    return {"PK": MOVIES_PK, "SK": f"{MOVIE_PREFIX}{_pad(movie_id)}"}
 
 
-def show_key(show_id):
-    return {"PK": show_pk(show_id), "SK": "#SHOW"}
+# --- a show's partition: the show item, then one lock item per taken seat -------------------------
+SHOW_SK = "#SHOW"
+SHOW_PREFIX = "SHOW#"
+SEAT_PREFIX = "SEAT#"
 
 
-def show_pk(show_id):
-    return f"SHOW#{_pad(show_id)}"
+def show_pk(show_id: int) -> str:
+    return f"{SHOW_PREFIX}{_pad(show_id)}"
 
 
-def shows_of_movie_gsi(movie_id):
+def show_key(show_id: int) -> dict:
+    return {"PK": show_pk(show_id), "SK": SHOW_SK}
+
+
+def shows_of_movie_gsi(movie_id: int) -> str:
     """GSI1 partition holding a movie's shows, sorted by start time."""
-    return f"MOVIE#{_pad(movie_id)}"
+    return f"{MOVIE_PREFIX}{_pad(movie_id)}"
 
 
-def show_gsi_sort(date_time, show_id):
-    return f"SHOW#{date_time}#{_pad(show_id)}"
+def show_gsi_sort(date_time: str, show_id: int) -> str:
+    return f"{SHOW_PREFIX}{date_time}#{_pad(show_id)}"
 
 
-def seat_key(show_id, seat_number):
+def shows_on_date_prefix(date: str = None) -> str:
+    """GSI1SK prefix of a movie's shows, all of them or those starting on ``date`` (YYYY-MM-DD)."""
+    return f"{SHOW_PREFIX}{date}" if date else SHOW_PREFIX
+
+
+def seat_key(show_id: int, seat_number: int) -> dict:
     """The seat lock: at most one item per (show, seat), so a conditional put cannot double book."""
     return {"PK": show_pk(show_id), "SK": seat_sort(seat_number)}
 
 
-def seat_sort(seat_number):
-    return f"SEAT#{_pad(seat_number, SEAT_DIGITS)}"
+def seat_sort(seat_number: int) -> str:
+    return f"{SEAT_PREFIX}{_pad(seat_number, SEAT_DIGITS)}"
 
 
-SEAT_PREFIX = "SEAT#"
-
-
-# Users own their bookings: one partition per user holds profile, bookings and idempotency keys.
-def user_pk(username_key):
-    return f"USER#{username_key}"
-
-
-def user_key(username_key):
-    return {"PK": user_pk(username_key), "SK": "#PROFILE"}
-
-
-def login_failures_key(username_key):
-    return {"PK": user_pk(username_key), "SK": "#LOGINFAIL"}
-
-
+# --- a user's partition: profile, login failures, bookings and idempotency keys -------------------
+PROFILE_SK = "#PROFILE"
+LOGIN_FAILURES_SK = "#LOGINFAIL"
+ACCOUNT_PREFIX = "#"  # profile and failure counter sort first, read together by one Query
 BOOKING_PREFIX = "BOOKING#"
 
 
-def booking_key(username_key, booking_id):
+def user_pk(username_key: str) -> str:
+    return f"USER#{username_key}"
+
+
+def user_key(username_key: str) -> dict:
+    return {"PK": user_pk(username_key), "SK": PROFILE_SK}
+
+
+def login_failures_key(username_key: str) -> dict:
+    return {"PK": user_pk(username_key), "SK": LOGIN_FAILURES_SK}
+
+
+def booking_key(username_key: str, booking_id: str) -> dict:
     return {"PK": user_pk(username_key), "SK": f"{BOOKING_PREFIX}{booking_id}"}
 
 
-def bookings_of_show_gsi(show_id):
+def bookings_of_show_gsi(show_id: int) -> str:
     """GSI1 partition listing every booking (active or cancelled) of a show, for admins."""
     return f"BOOKINGS#{_pad(show_id)}"
 
 
-def idempotency_key(username_key, key):
+def booking_gsi_sort(booking_id: str) -> str:
+    return f"{BOOKING_PREFIX}{booking_id}"
+
+
+def idempotency_key(username_key: str, key: str) -> dict:
     return {"PK": user_pk(username_key), "SK": f"IDEMPOTENCY#{key}"}
 
 
-def used_refresh_key(jti):
+# --- sessions and counters -------------------------------------------------------------------------
+
+def used_refresh_key(jti: str) -> dict:
     return {"PK": f"REFRESH#{jti}", "SK": "#USED"}
 
 
-def revoked_family_key(family):
+def revoked_family_key(family: str) -> dict:
     return {"PK": f"FAMILY#{family}", "SK": "#REVOKED"}
 
 
-def counter_key(name):
+def counter_key(name: str) -> dict:
     return {"PK": "COUNTER", "SK": name}

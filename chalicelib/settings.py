@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from chalicelib import log_context
 from chalicelib.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -145,13 +146,17 @@ APP_LOGGERS = ("movie_booking", "chalicelib")
 
 
 class JSONLineFormatter(logging.Formatter):
-    """Request lines (already JSON) as they are; anything else, a traceback included, as one JSON line."""
+    """Request lines (already JSON) as they are; anything else, a traceback included, as one JSON line
+    carrying the request context (request id, route, user) that ContextFilter put on the record."""
 
     def format(self, record):
         message = record.getMessage()
         if record.levelno == logging.INFO and message.startswith("{") and not record.exc_info:
             return message
         entry = {"level": record.levelname, "logger": record.name, "message": message}
+        for name in log_context.FIELDS:
+            if getattr(record, name, None) is not None:
+                entry[name] = getattr(record, name)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, separators=(",", ":"))
@@ -159,8 +164,8 @@ class JSONLineFormatter(logging.Formatter):
 
 def configure_logging():
     """Deployed stages: the app's logs as single JSON lines on stdout (one CloudWatch event each, which
-    Logs Insights parses into fields), at LOG_LEVEL. Without this Lambda's root logger (WARNING) would
-    drop the INFO request lines. Local stages are left alone."""
+    Logs Insights parses into fields), each with the request context, at LOG_LEVEL. Without this
+    Lambda's root logger (WARNING) would drop the INFO request lines. Local stages are left alone."""
     settings = get_settings()
     if settings.is_local:
         return
@@ -171,6 +176,7 @@ def configure_logging():
         if not any(getattr(h, "_json_lines", False) for h in logger.handlers):
             handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(JSONLineFormatter())
+            handler.addFilter(log_context.ContextFilter())  # a handler filter sees child loggers' records too
             handler._json_lines = True
             logger.addHandler(handler)
         logger.propagate = False  # not a second, prefixed copy through Lambda's root handler

@@ -1,9 +1,9 @@
 """JSON Web Tokens: issuing and verifying access/refresh pairs (HS256 pinned, typed, expiring)."""
 import secrets
-import time
 
 import jwt
 
+from chalicelib import clock
 from chalicelib.errors import InvalidToken
 from chalicelib.settings import get_settings, jwt_secret
 
@@ -25,7 +25,7 @@ def issue_pair(subject, role, family=None):
 
 def _encode(subject, token_type, ttl, **extra):
     settings = get_settings()
-    now = int(time.time())
+    now = clock.now_int()
     claims = {
         "sub": subject,
         "typ": token_type,
@@ -60,7 +60,7 @@ def verify(token, expected_type):
         raise InvalidToken(f"Expected a token of type '{expected_type}'.")
     if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("iat"), int):
         raise InvalidToken("The token is invalid.")
-    if claims["iat"] > time.time() + CLOCK_SKEW_SECONDS:
+    if claims["iat"] > clock.now() + CLOCK_SKEW_SECONDS:
         raise InvalidToken("The token was issued in the future.")
     if expected_type == REFRESH and not isinstance(claims.get("fam"), str):
         raise InvalidToken("The token is invalid.")

@@ -1,7 +1,9 @@
-"""HTTP glue for app.py: JSON bodies, the caller's token, error -> response mapping, paging links, request logs."""
+"""HTTP glue for app.py: bodies, headers, path ids, the caller's token, error -> status in one table,
+paging links and request logs. The only module besides app.py and docs.py that knows HTTP."""
 import functools
 import json
 import logging
+import re
 import threading
 import time
 import urllib.parse
@@ -9,7 +11,9 @@ import uuid
 
 from chalice import Chalice, Response
 
-from chalicelib import errors, storage, tokens
+from chalicelib import auth, errors, log_context, pagination, tokens
+from chalicelib.db import is_unavailable, unavailable
+from chalicelib.idempotency import Outcome
 from chalicelib.settings import get_settings
 from chalicelib.validation import parse_json
 
@@ -98,8 +102,8 @@ def json_errors(app):
             except errors.BookingAPIError as exc:
                 return error_response(app.current_request, exc)
             except Exception as exc:
-                if storage.is_unavailable(exc):
-                    return error_response(app.current_request, storage.unavailable(exc))
+                if is_unavailable(exc):
+                    return error_response(app.current_request, unavailable(exc))
                 log.exception("unhandled error")
                 return Response(
                     body={"Code": "InternalServerError", "Message": "An internal error occurred.",
@@ -130,7 +134,58 @@ def caller_claims(request):
     claims = tokens.verify(token.strip(), tokens.ACCESS)
     # Recorded where an API Gateway authorizer would put it, for the request log.
     request.context.setdefault("authorizer", {})["principalId"] = claims["sub"]
+    log_context.bind(user=claims["sub"])
     return claims
+
+
+def caller(request):
+    """The caller's user key, from a valid Bearer access token (401 otherwise)."""
+    return caller_claims(request)["sub"]
+
+
+def admin_only(app):
+    """Decorator for admin views: 401 without a valid token, 403 unless its role is admin."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if caller_claims(app.current_request).get("role") != auth.ROLE_ADMIN:
+                raise errors.Forbidden("Only administrators may do this.")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def path_id(raw, what):
+    """Path ids are small positive integers; anything else is simply not found."""
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and 0 < len(raw) <= 9 and int(raw) > 0):
+        raise errors.NotFound(f"No {what} with id {raw!r}.")
+    return int(raw)
+
+
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,64}\Z")  # visible ASCII, 1-64 characters
+
+
+def idempotency_key(request):
+    """The request's Idempotency-Key header, checked, or None."""
+    return check_idempotency_key(request.headers.get("idempotency-key"))
+
+
+def check_idempotency_key(raw):
+    if raw is not None and not IDEMPOTENCY_KEY_PATTERN.match(raw):
+        raise errors.ValidationError("Idempotency-Key must be 1 to 64 visible ASCII characters.",
+                                     field="Idempotency-Key")
+    return raw
+
+
+def limit_and_cursor(request):
+    """The list parameters ``limit`` (checked) and ``cursor`` (checked where it is decoded)."""
+    params = request.query_params or {}
+    return pagination.parse_limit(params.get("limit")), params.get("cursor")
+
+
+def outcome_response(outcome: Outcome):
+    """201 for a write that made something new, 200 for one that returned what was there."""
+    return Response(body=outcome.body, status_code=201 if outcome.created else 200)
 
 
 def paged(request, items, next_cursor, limit):
@@ -150,6 +205,13 @@ def _public_url(request):
     host = headers.get("host", "localhost")
     path = (request.context or {}).get("path") or request.path
     return f"{proto}://{host}{path}"
+
+
+def start_request(request):
+    """Bind the request's id and route to every log line it causes (see chalicelib.log_context)."""
+    log_context.clear()
+    context = getattr(request, "context", None) or {}
+    log_context.bind(request_id=request_id(request), route=context.get("resourcePath"))
 
 
 def log_request(request, response, started):

@@ -124,10 +124,11 @@ class LiveStack:
         import datetime as dt
 
         from chalicelib import catalog, storage as _storage
+        from chalicelib.db import shows
 
         self._next_show_id += 1
         starts = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=days_ahead)
-        item = catalog.show_item(self._next_show_id, movie_id, screen_name, starts, total_seats)
+        item = shows.show_item(catalog.show_record(self._next_show_id, movie_id, screen_name, starts, total_seats))
         self.dynamodb().put_item(TableName=self.env["TABLE_NAME"], Item=_storage.to_item(item),
                                  ConditionExpression="attribute_not_exists(PK)")
         return self._next_show_id

@@ -4,7 +4,7 @@ import time
 import bcrypt
 import pytest
 
-from chalicelib import auth, keys, settings, storage
+from chalicelib import auth, clock as app_clock, keys, settings, storage
 
 
 def _stored_user(aws, key):
@@ -19,24 +19,11 @@ def _assert_400(response, field):
     assert response.data["request_id"]
 
 
-class Clock:
-    """Stands in for the ``time`` module inside chalicelib.auth, so tests can move time forward."""
-
-    def __init__(self):
-        self.offset = 0
-
-    def time(self):
-        return time.time() + self.offset
-
-    def __getattr__(self, name):
-        return getattr(time, name)
-
-
 @pytest.fixture
-def clock(monkeypatch):
-    fake = Clock()
-    monkeypatch.setattr(auth, "time", fake)
-    return fake
+def clock():
+    """The app's clock, stopped at the real time and moved forward by the test."""
+    with app_clock.frozen() as frozen:
+        yield frozen
 
 
 @pytest.fixture
@@ -340,7 +327,7 @@ def test_successful_login_clears_the_failure_count(api):
 def test_failures_older_than_the_window_are_forgotten(api, clock):
     api.signup("alice")
     _fail(api, "alice", 9)
-    clock.offset += 15 * 60 + 1
+    clock.advance(15 * 60 + 1)
     _fail(api, "alice", 1)
     assert api.login("alice", "secret").status_code == 200
 
@@ -349,7 +336,7 @@ def test_login_works_again_once_the_backoff_is_over(api, clock):
     api.signup("alice")
     _fail(api, "alice", 10)
     assert api.login("alice", "secret").status_code == 429
-    clock.offset += 15 * 60 + 1
+    clock.advance(15 * 60 + 1)
     assert api.login("alice", "secret").status_code == 200
 
 
@@ -357,7 +344,7 @@ def test_retry_after_counts_down_the_backoff(api, clock):
     api.signup("alice")
     _fail(api, "alice", 10)
     first = int(api.login("alice", "secret").headers["Retry-After"])
-    clock.offset += 600
+    clock.advance(600)
     later = int(api.login("alice", "secret").headers["Retry-After"])
     assert later <= first - 599
 

@@ -84,10 +84,10 @@ def test_booking_and_seat_lock_are_written_together(api, demo):
 
 def test_booking_fails_cleanly_if_the_show_shrank_after_it_was_read(api, demo, monkeypatch):
     """The seat write re-checks the show in the same transaction (an admin may resize it meanwhile)."""
-    from chalicelib import catalog
+    from chalicelib.db import shows
 
     token = api.token_for()
-    real_get_show = catalog.get_show
+    real_get_show = shows.get_recent
 
     def read_then_shrink(show_id):
         show = real_get_show(show_id)
@@ -96,8 +96,48 @@ def test_booking_fails_cleanly_if_the_show_shrank_after_it_was_read(api, demo, m
             UpdateExpression="SET total_seats = :n", ExpressionAttributeValues={":n": {"N": "10"}})
         return show
 
-    monkeypatch.setattr(catalog, "get_show", read_then_shrink)
+    monkeypatch.setattr(shows, "get_recent", read_then_shrink)
     response = api.post("/shows/1/book/", {"seat_number": 50}, token=token)
     assert response.status_code == 409
     assert seat_item(1, 50) is None
     assert api.get("/my-bookings/", token=token).data == []
+
+
+# --- a show cached by this process (warm bookings skip the read) ---------------------------------
+
+def _changed_elsewhere(show_id, **values):
+    """An admin's change made through another function instance: this process's copy is now stale."""
+    names = {f"#{k}": k for k in values}
+    storage.client().update_item(
+        TableName=storage.table_name(), Key=storage.to_item(keys.show_key(show_id)),
+        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
+        ExpressionAttributeNames=names, ExpressionAttributeValues=storage.to_item({f":{k}": v for k, v in values.items()}))
+
+
+def test_seat_added_elsewhere_can_be_booked_although_this_process_cached_the_smaller_show(api, demo):
+    token = api.token_for()
+    assert api.post("/shows/1/book/", {"seat_number": 1}, token=token).status_code == 201  # caches 120 seats
+    _changed_elsewhere(1, total_seats=150)
+    response = api.post("/shows/1/book/", {"seat_number": 140}, token=token)
+    assert response.status_code == 201, response.body
+    assert seat_item(1, 140)["booking_id"] == response.data["id"]
+
+
+def test_show_moved_into_the_past_elsewhere_cannot_be_booked_from_a_cached_copy(api, demo):
+    import time
+
+    token = api.token_for()
+    assert api.post("/shows/1/book/", {"seat_number": 1}, token=token).status_code == 201
+    _changed_elsewhere(1, starts_at=int(time.time()) - 60)
+    response = api.post("/shows/1/book/", {"seat_number": 2}, token=token)
+    assert response.status_code == 409 and response.data["Code"] == "ShowStarted"
+    assert seat_item(1, 2) is None
+
+
+def test_show_shrunk_elsewhere_refuses_a_seat_beyond_its_end_from_a_cached_copy(api, demo):
+    token = api.token_for()
+    assert api.post("/shows/1/book/", {"seat_number": 1}, token=token).status_code == 201
+    _changed_elsewhere(1, total_seats=10)
+    response = api.post("/shows/1/book/", {"seat_number": 50}, token=token)
+    assert response.status_code == 409 and "resized" in response.data["Message"]  # as for a shrink mid-booking
+    assert seat_item(1, 50) is None

@@ -254,6 +254,10 @@ def _operations_called(service):
             if service == "dynamodb" and isinstance(node, ast.Dict):
                 called |= {TRANSACTION_PARTS[k.value] for k in node.keys
                            if isinstance(k, ast.Constant) and k.value in TRANSACTION_PARTS}
+            # storage.Transaction adds its parts with self._add(name, "ConditionCheck", ...)
+            if (service == "dynamodb" and isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "_add"
+                    and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
+                called.add(TRANSACTION_PARTS[node.args[1].value])
     return called
 
 

@@ -1,0 +1,188 @@
+"""A show's partition (``SHOW#id``): the show item and one lock item per taken seat; and the
+movie's GSI1 partition that lists its shows by start time."""
+import threading
+from typing import Optional
+
+from chalicelib import clock, keys, storage
+from chalicelib.storage import Page, Transaction
+
+SHOW_CACHE_SECONDS = 30.0  # bookings re-check the show inside their transaction, so this is safe
+SHOW_CACHE_SIZE = 512
+
+
+# --- the show item -------------------------------------------------------------------------------
+
+def show_item(show: dict) -> dict:
+    """The stored item of a show record (``id``, ``movie_id``, ``screen_name``, ``date_time``,
+    ``starts_at``, ``total_seats``), with its table and GSI1 keys."""
+    return {
+        **keys.show_key(show["id"]),
+        "type": "show",
+        **show,
+        "GSI1PK": keys.shows_of_movie_gsi(show["movie_id"]),
+        "GSI1SK": keys.show_gsi_sort(show["date_time"], show["id"]),
+    }
+
+
+def get(show_id: int, consistent: bool = False) -> Optional[dict]:
+    return storage.get(keys.show_key(show_id), consistent=consistent)
+
+
+class _ShowCache:
+    """Show items read recently by this process, for at most SHOW_CACHE_SECONDS each."""
+
+    def __init__(self):
+        self._items: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, show_id: int) -> Optional[dict]:
+        entry = self._items.get(show_id)
+        if entry and clock.now() - entry[1] < SHOW_CACHE_SECONDS:
+            return entry[0]
+        return None
+
+    def put(self, show_id: int, item: dict) -> None:
+        with self._lock:
+            if len(self._items) >= SHOW_CACHE_SIZE:
+                self._items.pop(next(iter(self._items)))
+            self._items[show_id] = (item, clock.now())
+
+    def forget(self, show_id: int) -> None:
+        self._items.pop(show_id, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_cache = _ShowCache()
+storage.on_reset(_cache.clear)
+
+
+def get_recent(show_id: int) -> Optional[dict]:
+    """The show as read at most SHOW_CACHE_SECONDS ago by this process (one GetItem when it was not).
+
+    Only for callers whose writes re-check the show (:func:`check_bookable_part`)."""
+    item = _cache.get(show_id)
+    if item is None:
+        item = get(show_id)
+        if item is not None:
+            _cache.put(show_id, item)
+    return item
+
+
+def forget(show_id: int) -> None:
+    """Drop the cached copy (after a write to the show, or when a transaction found it changed)."""
+    _cache.forget(show_id)
+
+
+def put_new(show: dict) -> None:
+    """Store a show unless its id exists (ConditionFailed carries the existing item)."""
+    storage.put(show_item(show), condition="attribute_not_exists(PK)", return_old=True)
+
+
+def put_part(tx: Transaction, name, show: dict) -> None:
+    tx.put(name, show_item(show), condition="attribute_not_exists(PK)")
+
+
+def check_bookable_part(tx: Transaction, name, show_id: int, highest_seat: int, now: float) -> None:
+    """The show still exists, still has ``highest_seat`` and has not started (the cached read's facts)."""
+    tx.check(name, keys.show_key(show_id),
+             "attribute_exists(PK) AND total_seats >= :highest AND starts_at > :now",
+             values={":highest": highest_seat, ":now": now})
+
+
+def update(show_id: int, values: dict) -> Optional[dict]:
+    """SET ``values`` on the show (and its GSI1 sort key with ``date_time``); the whole new item, or
+    None if there is no such show."""
+    forget(show_id)
+    if "date_time" in values:
+        values = {**values, "GSI1SK": keys.show_gsi_sort(values["date_time"], show_id)}
+    try:
+        return storage.set_fields(keys.show_key(show_id), values)
+    except storage.ConditionFailed:
+        return None
+
+
+def delete(show_id: int) -> Optional[dict]:
+    """Delete the show item; the deleted item, or None if there was none."""
+    forget(show_id)
+    try:
+        return storage.delete(keys.show_key(show_id), condition="attribute_exists(PK)", return_old=True)
+    except storage.ConditionFailed:
+        return None
+
+
+def restore(item: dict) -> None:
+    """Put a deleted show item back, unless one exists again."""
+    storage.put(item, condition="attribute_not_exists(PK)")
+
+
+def delete_part(tx: Transaction, name, show_id: int) -> None:
+    forget(show_id)
+    tx.delete(name, keys.show_key(show_id))
+
+
+# --- a movie's shows (GSI1) ------------------------------------------------------------------------
+
+def of_movie_page(movie_id: int, date: str = None, limit: int = None, start: dict = None) -> Page:
+    """A page of a movie's shows by start time, all or those on ``date`` (eventually consistent)."""
+    return storage.query_page(
+        "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)",
+        {":pk": keys.shows_of_movie_gsi(movie_id), ":prefix": keys.shows_on_date_prefix(date)},
+        index=storage.GSI1, limit=limit, start=start)
+
+
+def ids_of_movie(movie_id: int) -> list:
+    """Every show id of a movie (GSI1 pages, eventually consistent)."""
+    return [item["id"] for item in storage.query_all(
+        "GSI1PK = :pk AND begins_with(GSI1SK, :prefix)",
+        {":pk": keys.shows_of_movie_gsi(movie_id), ":prefix": keys.shows_on_date_prefix()},
+        index=storage.GSI1, projection="id")]
+
+
+# --- seat locks ------------------------------------------------------------------------------------
+
+def seat_lock_item(caller: str, booking: dict) -> dict:
+    return {
+        **keys.seat_key(booking["show"], booking["seat_number"]),
+        "type": "seat",
+        "booking_id": booking["id"],
+        "user": caller,
+        "show": booking["show"],
+        "movie_id": booking["movie_id"],
+        "seat_number": booking["seat_number"],
+        "created_at": booking["created_at"],
+        "group_id": booking.get("group_id"),
+    }
+
+
+def lock_seat_part(tx: Transaction, name, caller: str, booking: dict) -> None:
+    """Take the seat for ``booking`` unless it is taken: the double-booking guard. A refusal returns
+    the lock that holds the seat."""
+    tx.put(name, seat_lock_item(caller, booking), condition="attribute_not_exists(PK)", return_old=True)
+
+
+def free_seat_part(tx: Transaction, name, show_id: int, seat_number: int, booking_id: str) -> None:
+    """Delete the seat's lock only if it still names ``booking_id``."""
+    tx.delete(name, keys.seat_key(show_id, seat_number), condition="booking_id = :id",
+              values={":id": booking_id})
+
+
+def partition(show_id: int) -> tuple:
+    """(show item or None, its seat locks): one Query of the show's partition (paged past 1 MB)."""
+    show, locks = None, []
+    for item in storage.query_all("PK = :pk", {":pk": keys.show_pk(show_id)}):
+        if item["SK"] == keys.SHOW_SK:
+            show = item
+        elif item["SK"].startswith(keys.SEAT_PREFIX):
+            locks.append(item)
+    return show, locks
+
+
+def highest_lock(show_id: int) -> Optional[dict]:
+    """The lock of the highest-numbered taken seat, or None (one Query, at most one item read)."""
+    page = storage.query_page("PK = :pk AND begins_with(SK, :seat)",
+                              {":pk": keys.show_pk(show_id), ":seat": keys.SEAT_PREFIX},
+                              newest_first=True, limit=1)
+    return page.items[0] if page.items else None
+
