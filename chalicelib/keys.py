@@ -22,16 +22,16 @@ def movie_key(movie_id: int) -> dict:
 
 
 # --- a show's partition: the show item, then one lock item per taken seat -------------------------
-SHOW_SK = "#SHOW"
-SHOW_PREFIX = "SHOW#"
-SEAT_PREFIX = "SEAT#"
+SHOW_PREFIX, SHOW_SK = "SHOW#", "#SHOW"
 
 
 def show_pk(show_id: int) -> str:
+    """The show's partition: its item and its seat locks, read together by the seat map's Query."""
     return f"{SHOW_PREFIX}{_pad(show_id)}"
 
 
 def show_key(show_id: int) -> dict:
+    """The show item: it sorts before the seat locks in its partition."""
     return {"PK": show_pk(show_id), "SK": SHOW_SK}
 
 
@@ -49,6 +49,9 @@ def shows_on_date_prefix(date: str = None) -> str:
     return f"{SHOW_PREFIX}{date}" if date else SHOW_PREFIX
 
 
+SEAT_PREFIX = "SEAT#"
+
+
 def seat_key(show_id: int, seat_number: int) -> dict:
     """The seat lock: at most one item per (show, seat), so a conditional put cannot double book."""
     return {"PK": show_pk(show_id), "SK": seat_sort(seat_number)}
@@ -59,13 +62,14 @@ def seat_sort(seat_number: int) -> str:
 
 
 # --- a user's partition: profile, login failures, bookings and idempotency keys -------------------
-PROFILE_SK = "#PROFILE"
-LOGIN_FAILURES_SK = "#LOGINFAIL"
-ACCOUNT_PREFIX = "#"  # profile and failure counter sort first, read together by one Query
+# The account items (profile, failure counter) sort first, under ACCOUNT_PREFIX, read by one Query.
+ACCOUNT_PREFIX = "#"
+PROFILE_SK, LOGIN_FAILURES_SK = "#PROFILE", "#LOGINFAIL"
 BOOKING_PREFIX = "BOOKING#"
 
 
 def user_pk(username_key: str) -> str:
+    """The user's partition; ``username_key`` is the NFKC-normalised, case-folded username."""
     return f"USER#{username_key}"
 
 

@@ -132,15 +132,14 @@ class ConditionFailed(Exception):
         self.old = old
 
 
+def _given(**args) -> dict:
+    """The request arguments that were given (not None, empty or False)."""
+    return {name: value for name, value in args.items() if value}
+
+
 def _expression_args(condition=None, values=None, names=None) -> dict:
-    args = {}
-    if condition:
-        args["ConditionExpression"] = condition
-    if values:
-        args["ExpressionAttributeValues"] = to_item(values)
-    if names:
-        args["ExpressionAttributeNames"] = names
-    return args
+    return _given(ConditionExpression=condition, ExpressionAttributeValues=values and to_item(values),
+                  ExpressionAttributeNames=names)
 
 
 def get(key: dict, consistent: bool = False) -> Optional[dict]:
@@ -211,19 +210,11 @@ def query_page(key_condition: str, values: dict, index: str = None, limit: int =
                start: dict = None, newest_first: bool = False, consistent: bool = False,
                projection: str = None) -> Page:
     """One Query request: at most ``limit`` items after ``start`` (a previous page's ``last_key``)."""
-    args = {"TableName": table_name(), "KeyConditionExpression": key_condition,
-            "ExpressionAttributeValues": to_item(values), "ScanIndexForward": not newest_first}
-    if index:
-        args["IndexName"] = index
-    if limit:
-        args["Limit"] = limit
-    if start:
-        args["ExclusiveStartKey"] = to_item(start)
-    if consistent:
-        args["ConsistentRead"] = True
-    if projection:
-        args["ProjectionExpression"] = projection
-    response = client().query(**args)
+    response = client().query(
+        TableName=table_name(), KeyConditionExpression=key_condition, ExpressionAttributeValues=to_item(values),
+        ScanIndexForward=not newest_first, **_given(IndexName=index, Limit=limit, ConsistentRead=consistent,
+                                                    ExclusiveStartKey=start and to_item(start),
+                                                    ProjectionExpression=projection))
     last = response.get("LastEvaluatedKey")
     return Page([from_item(i) for i in response["Items"]], from_item(last) if last else None)
 

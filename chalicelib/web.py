@@ -36,6 +36,12 @@ STATUS_BY_ERROR = [
 ]
 
 
+def _thread_local_property(name):
+    """A property whose value is kept per thread (in the class's ``_per_thread`` storage)."""
+    return property(lambda self: getattr(self._per_thread, name, None),
+                    lambda self, value: setattr(self._per_thread, name, value))
+
+
 class ThreadLocalChalice(Chalice):
     """Chalice with ``current_request`` and ``lambda_context`` kept per thread.
 
@@ -44,22 +50,8 @@ class ThreadLocalChalice(Chalice):
     """
 
     _per_thread = threading.local()
-
-    @property
-    def current_request(self):
-        return getattr(self._per_thread, "request", None)
-
-    @current_request.setter
-    def current_request(self, request):
-        self._per_thread.request = request
-
-    @property
-    def lambda_context(self):
-        return getattr(self._per_thread, "context", None)
-
-    @lambda_context.setter
-    def lambda_context(self, context):
-        self._per_thread.context = context
+    current_request = _thread_local_property("request")
+    lambda_context = _thread_local_property("context")
 
 
 def status_for(exc):

@@ -23,16 +23,17 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("JWT_SECRET_PARAM", None)
 os.environ.pop("JWT_SECRET", None)
 
-from chalice.test import Client  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from chalicelib import importer, settings, storage  # noqa: E402
-from demo_data import demo_catalog  # noqa: E402
+# moto, boto3 and Chalice are imported by the fixtures that need them, so that `pytest tests/unit`
+# (the pure rules) runs without them.
 
 
 @pytest.fixture
 def aws():
     """A fresh, empty moto account with the table created; caches are reset around it."""
+    from moto import mock_aws
+
+    from chalicelib import settings, storage
+
     settings.reset()
     storage.reset()
     with mock_aws():
@@ -45,6 +46,9 @@ def aws():
 @pytest.fixture
 def demo(aws):
     """The demo catalog (movies 1-4, shows 1-10 in the coming days)."""
+    from chalicelib import importer
+    from demo_data import demo_catalog
+
     movies = demo_catalog()
     importer.import_catalog(movies)
     return movies
@@ -91,6 +95,8 @@ class Api:
 
 @pytest.fixture
 def api(aws):
+    from chalice.test import Client
+
     from app import app
 
     # The "local" stage: Client loads a stage's environment variables, and "dev" is a deployed stage.

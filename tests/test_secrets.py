@@ -255,3 +255,22 @@ def test_deployed_stage_logs_an_unhandled_error_as_one_json_line():
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["level"] == "ERROR" and entry["message"] == "unhandled error" and "boom" in entry["exception"]
+
+
+def test_a_domain_log_line_carries_the_request_id_route_and_user_of_its_request(
+        deployed, demo, api, capsys, restore_loggers):
+    """Not only the access line: a warning logged deep in chalicelib.bookings names its request too."""
+    put_secret(deployed)
+    settings.configure_logging()
+    token = api.token_for("alice")
+    booking = api.post("/shows/1/book/", {"seat_number": 4}, token=token).data
+    storage.client().delete_item(TableName=storage.table_name(), Key=storage.to_item(keys.seat_key(1, 4)))
+    capsys.readouterr()
+    response = api.post(f"/bookings/{booking['id']}/cancel/", token=token)
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    (warning,) = [line for line in lines if line.get("logger") == "chalicelib.bookings"]
+    assert warning["level"] == "ERROR" and "seat item" in warning["message"]
+    assert warning["request_id"] == response.headers["X-Request-Id"]
+    assert warning["route"] == "/bookings/{booking_id}/cancel"
+    assert warning["user"] == "alice"

@@ -1,0 +1,116 @@
+"""The seat and booking rules (chalicelib.domain.seats), on plain data: no DynamoDB, no HTTP."""
+import pytest
+from hypothesis import given, strategies as st
+
+from chalicelib.domain import seats
+from chalicelib.domain.seats import Refusal
+from chalicelib.errors import ShowStarted, ValidationError
+
+NOW = 1_800_000_000.0
+seat_numbers = st.integers(min_value=1, max_value=400)
+
+
+def lock(seat, user="bob", booking_id=None, **extra):
+    return {"seat_number": seat, "user": user, "booking_id": booking_id or f"b{seat}", **extra}
+
+
+# --- the checks before a booking ----------------------------------------------------------------
+
+def test_seat_beyond_the_last_is_refused_naming_the_field():
+    with pytest.raises(ValidationError) as refused:
+        seats.check_seats_exist([3, 121], 120, "seat_numbers")
+    assert refused.value.details["field"] == "seat_numbers"
+    assert "121" in refused.value.message
+
+
+def test_every_seat_of_the_show_can_be_asked_for():
+    seats.check_seats_exist(list(range(1, 121)), 120, "seat_numbers")
+
+
+def test_show_that_has_started_cannot_be_booked():
+    with pytest.raises(ShowStarted):
+        seats.check_not_started(starts_at=NOW, now=NOW)
+    seats.check_not_started(starts_at=NOW + 1, now=NOW)
+
+
+# --- live locks ---------------------------------------------------------------------------------
+
+def test_a_bookings_lock_never_lapses():
+    assert seats.lock_is_live(lock(1), now=NOW + 10**9)
+
+
+@given(st.integers(min_value=-10**6, max_value=10**6))
+def test_an_expiring_lock_holds_its_seat_until_exactly_its_expiry(offset_ms):
+    expiring = lock(1, expires_at=NOW)
+    assert seats.lock_is_live(expiring, now=NOW + offset_ms / 1000) == (offset_ms < 0)
+
+
+@given(st.lists(seat_numbers, unique=True, max_size=30), st.integers(min_value=1, max_value=400))
+def test_seat_map_splits_the_seats_into_available_and_taken(taken, total):
+    locks = [lock(s) for s in taken if s <= total]
+    view = seats.seat_map({"id": 7, "total_seats": total}, locks, NOW).view()
+    assert sorted(view["available"] + view["taken"]) == list(range(1, total + 1))
+    assert view["taken"] == sorted(s for s in taken if s <= total)
+
+
+def test_seat_map_leaves_out_lapsed_locks():
+    locks = [lock(1), lock(2, expires_at=NOW - 1), lock(3, expires_at=NOW + 60)]
+    assert seats.seat_map({"id": 1, "total_seats": 4}, locks, NOW).taken == [1, 3]
+
+
+def test_highest_taken_seat_ignores_lapsed_locks():
+    assert seats.highest_taken_seat([lock(5), lock(9, expires_at=NOW - 1)], NOW) == 5
+    assert seats.highest_taken_seat([], NOW) == 0
+
+
+# --- what a refused write means -----------------------------------------------------------------
+
+def test_show_changed_wins_over_everything_else():
+    refusal = seats.classify_refusal("alice", [1], ["x"], show_changed=True, blocking=[lock(1)])
+    assert refusal.reason is Refusal.SHOW_CHANGED
+
+
+def test_a_lock_naming_our_own_attempt_means_the_write_landed():
+    refusal = seats.classify_refusal("alice", [1, 2], ["a1", "a2"], False,
+                                     [lock(1, "alice", "a1"), lock(2, "alice", "a2")])
+    assert refusal.reason is Refusal.OWN_EARLIER_ATTEMPT
+
+
+def test_every_seat_already_the_callers_is_not_a_conflict():
+    refusal = seats.classify_refusal("alice", [1, 2], ["new1", "new2"], False,
+                                     [lock(1, "alice", "old1"), lock(2, "alice", "old2")])
+    assert refusal.reason is Refusal.ALREADY_CALLERS
+
+
+def test_seats_held_by_others_are_listed():
+    refusal = seats.classify_refusal("alice", [1, 2, 3], ["n1", "n2", "n3"], False, [lock(3), None, lock(1)])
+    assert refusal.reason is Refusal.TAKEN
+    assert refusal.seat_numbers == [1, 3]
+
+
+def test_a_refusal_no_part_explains_is_unexplained():
+    assert seats.classify_refusal("alice", [1], ["n1"], False, [None]).reason is Refusal.UNEXPLAINED
+
+
+@given(st.lists(st.tuples(seat_numbers, st.sampled_from(["alice", "bob"])), unique_by=lambda t: t[0],
+                min_size=1, max_size=10))
+def test_refusal_is_taken_unless_every_seat_is_the_callers(holders):
+    wanted = [seat for seat, _ in holders]
+    blocking = [lock(seat, user) for seat, user in holders]
+    refusal = seats.classify_refusal("alice", wanted, ["fresh"], False, blocking)
+    if all(user == "alice" for _, user in holders):
+        assert refusal.reason is Refusal.ALREADY_CALLERS
+    else:
+        assert refusal.reason is Refusal.TAKEN and refusal.seat_numbers == sorted(wanted)
+
+
+# --- ids ----------------------------------------------------------------------------------------
+
+@given(st.floats(min_value=1.6e9, max_value=4e9), st.floats(min_value=0.001, max_value=10**6))
+def test_booking_ids_sort_in_time_order(earlier, gap):
+    assert seats.new_booking_id(earlier) < seats.new_booking_id(earlier + gap)
+
+
+def test_taken_message_speaks_of_one_or_many_seats():
+    assert seats.taken_message([5]) == "Seat 5 is already booked."
+    assert seats.taken_message([5, 6]) == "Seats 5, 6 are already booked."
