@@ -3,7 +3,7 @@ import time
 
 from chalice import CORSConfig, Response
 
-from chalicelib import admin, auth, bookings, catalog, docs, settings, web
+from chalicelib import admin, auth, bookings, catalog, docs, holds, settings, web
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate
@@ -143,6 +143,51 @@ def my_bookings():
     caller = _caller()
     limit, cursor = _limit_and_cursor()
     items, next_cursor = bookings.my_bookings(caller, limit, cursor)
+    return web.paged(app.current_request, items, next_cursor, limit)
+
+
+# --- holds: seats kept for a few minutes, then confirmed or released ---------------------------
+
+@app.route("/shows/{show_id}/holds", methods=["POST"])
+@handles_errors
+def create_hold(show_id):
+    caller = _caller()
+    request = app.current_request
+    key = web.idempotency_key(request)
+    body = web.json_body(request)
+    return web.outcome_response(holds.create(caller, web.path_id(show_id, "show"), body, key))
+
+
+@app.route("/holds/{hold_id}", methods=["GET"])
+@handles_errors
+def get_hold(hold_id):
+    return holds.get(_caller(), hold_id)
+
+
+@app.route("/holds/{hold_id}/extend", methods=["POST"])
+@handles_errors
+def extend_hold(hold_id):
+    return holds.extend(_caller(), hold_id)
+
+
+@app.route("/holds/{hold_id}/confirm", methods=["POST"])
+@handles_errors
+def confirm_hold(hold_id):
+    return web.outcome_response(holds.confirm(_caller(), hold_id))
+
+
+@app.route("/holds/{hold_id}/release", methods=["POST"])
+@handles_errors
+def release_hold(hold_id):
+    return holds.release(_caller(), hold_id)
+
+
+@app.route("/my-holds", methods=["GET"])
+@handles_errors
+def my_holds():
+    caller = _caller()
+    limit, cursor = _limit_and_cursor()
+    items, next_cursor = holds.my_holds(caller, limit, cursor)
     return web.paged(app.current_request, items, next_cursor, limit)
 
 

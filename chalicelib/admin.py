@@ -120,13 +120,13 @@ def create_show(movie_id: int, body: dict) -> dict:
     catalog.get_movie(movie_id)
     for _ in range(ALLOCATION_ATTEMPTS):
         show = catalog.show_record(next_id(SHOW_COUNTER), movie_id, fields["screen_name"], fields["starts"],
-                                   fields["total_seats"])
+                                   fields["total_seats"], fields.get("max_seats_per_customer"))
         tx = Transaction()
         movie_items.exists_part(tx, "movie", movie_id)
         show_items.put_part(tx, "show", show)
         result = tx.commit()
         if result.ok:
-            return catalog.show_view(show)
+            return catalog.show_settings_view(show)
         if result.failed("movie"):
             raise NotFound(f"No movie with id {movie_id}.")  # deleted meanwhile
     raise ServiceUnavailable("Could not allocate a show id; retry shortly.")
@@ -155,7 +155,7 @@ def update_show(show_id: int, body: dict) -> dict:
         except TotalSeatsBelowBookedSeat:
             _updated_show(show_id, {"total_seats": shrinking_from})
             raise
-    return catalog.show_view(show)
+    return catalog.show_settings_view(show)
 
 
 def _updated_show(show_id: int, values: dict) -> dict:

@@ -4,6 +4,7 @@ import re
 
 from chalicelib import pagination
 from chalicelib.db import movies as movie_items, shows as show_items
+from chalicelib.domain import caps
 from chalicelib.errors import NotFound, ValidationError
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -21,6 +22,11 @@ def show_view(item: dict) -> dict:
         "date_time": item["date_time"],
         "total_seats": item["total_seats"],
     }
+
+
+def show_settings_view(item: dict) -> dict:
+    """A show as admins see it: the public fields and the settings they manage."""
+    return {**show_view(item), "max_seats_per_customer": item.get("max_seats_per_customer", caps.DEFAULT_LIMIT)}
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -44,7 +50,8 @@ def movie_record(movie_id: int, title: str, duration_minutes: int) -> dict:
     return {"id": movie_id, "title": title, "duration_minutes": duration_minutes}
 
 
-def show_record(show_id: int, movie_id: int, screen_name: str, starts: dt.datetime, total_seats: int) -> dict:
+def show_record(show_id: int, movie_id: int, screen_name: str, starts: dt.datetime, total_seats: int,
+                max_seats_per_customer: int = None) -> dict:
     return {
         "id": show_id,
         "movie_id": movie_id,
@@ -52,6 +59,7 @@ def show_record(show_id: int, movie_id: int, screen_name: str, starts: dt.dateti
         "date_time": format_datetime(starts),
         "starts_at": int(starts.timestamp()),
         "total_seats": total_seats,
+        "max_seats_per_customer": max_seats_per_customer or caps.DEFAULT_LIMIT,
     }
 
 

@@ -71,8 +71,36 @@ class SeatTaken(Conflict):
     code = "SeatTaken"
 
 
+class SeatAlreadyYours(Conflict):
+    """Seats asked for that the caller already holds (in a hold) or has booked."""
+
+    code = "SeatAlreadyYours"
+
+
+class SeatLimitReached(Conflict):
+    """The caller would hold or have booked more seats of the show than it allows."""
+
+    code = "SeatLimitReached"
+
+
 class AlreadyCancelled(Conflict):
     code = "AlreadyCancelled"
+
+
+class HoldExpired(Conflict):
+    code = "HoldExpired"
+
+
+class HoldReleased(Conflict):
+    code = "HoldReleased"
+
+
+class HoldConfirmed(Conflict):
+    code = "HoldConfirmed"
+
+
+class HoldExtensionLimit(Conflict):
+    code = "HoldExtensionLimit"
 
 
 class ShowStarted(Conflict):

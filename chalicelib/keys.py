@@ -61,7 +61,7 @@ def seat_sort(seat_number: int) -> str:
     return f"{SEAT_PREFIX}{_pad(seat_number, SEAT_DIGITS)}"
 
 
-# --- a user's partition: profile, login failures, bookings and idempotency keys -------------------
+# --- a user's partition: profile, login failures, bookings, holds, claims, idempotency keys --------
 # The account items (profile, failure counter) sort first, under ACCOUNT_PREFIX, read by one Query.
 ACCOUNT_PREFIX = "#"
 PROFILE_SK, LOGIN_FAILURES_SK = "#PROFILE", "#LOGINFAIL"
@@ -92,6 +92,18 @@ def bookings_of_show_gsi(show_id: int) -> str:
 
 def booking_gsi_sort(booking_id: str) -> str:
     return f"{BOOKING_PREFIX}{booking_id}"
+
+
+HOLD_PREFIX = "HOLD#"
+
+
+def hold_key(username_key: str, hold_id: str) -> dict:
+    return {"PK": user_pk(username_key), "SK": f"{HOLD_PREFIX}{hold_id}"}
+
+
+def claims_key(username_key: str, show_id: int) -> dict:
+    """The customer's seats in one show, for the per-customer cap."""
+    return {"PK": user_pk(username_key), "SK": f"CLAIMS#{_pad(show_id)}"}
 
 
 def idempotency_key(username_key: str, key: str) -> dict:

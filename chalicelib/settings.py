@@ -25,6 +25,11 @@ def _int(name, default):
     return default if raw in (None, "") else int(raw)
 
 
+def _float(name, default):
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -42,6 +47,9 @@ class Settings:
     login_window_seconds: int
     login_backoff_seconds: int
     idempotency_ttl_seconds: int
+    hold_seconds: float
+    hold_max_extensions: int
+    hold_max_seconds: float
     dynamodb_max_attempts: int
     dynamodb_connect_timeout: float
     dynamodb_read_timeout: float
@@ -70,6 +78,9 @@ class Settings:
             login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 15 * 60),
             login_backoff_seconds=_int("LOGIN_BACKOFF_SECONDS", 15 * 60),
             idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+            hold_seconds=_float("HOLD_SECONDS", 600),
+            hold_max_extensions=_int("HOLD_MAX_EXTENSIONS", 2),
+            hold_max_seconds=_float("HOLD_MAX_SECONDS", 1800),
             dynamodb_max_attempts=_int("DYNAMODB_MAX_ATTEMPTS", 3),
             dynamodb_connect_timeout=float(env("DYNAMODB_CONNECT_TIMEOUT", "1")),
             dynamodb_read_timeout=float(env("DYNAMODB_READ_TIMEOUT", "2")),

@@ -172,12 +172,18 @@ def update(key: dict, expression: str, condition: str = None, values: dict = Non
     return from_item(response["Attributes"]) if response.get("Attributes") else None
 
 
-def set_fields(key: dict, values: dict) -> dict:
-    """SET ``values`` on an existing item (ConditionFailed if there is none); the whole new item."""
+def set_fields(key: dict, values: dict, increment: dict = None) -> dict:
+    """SET ``values`` (and ADD ``increment``) on an existing item (ConditionFailed if there is none);
+    the whole new item."""
     names = {f"#f{i}": name for i, name in enumerate(values)}
-    return update(key, "SET " + ", ".join(f"{n} = :v{i}" for i, n in enumerate(names)),
-                  condition="attribute_exists(PK)", names=names, returning="ALL_NEW",
-                  values={f":v{i}": v for i, v in enumerate(values.values())})
+    expression = "SET " + ", ".join(f"{n} = :v{i}" for i, n in enumerate(names))
+    numbers = {f":v{i}": v for i, v in enumerate(values.values())}
+    if increment:
+        names.update({f"#i{i}": name for i, name in enumerate(increment)})
+        numbers.update({f":i{i}": v for i, v in enumerate(increment.values())})
+        expression += " ADD " + ", ".join(f"#i{i} :i{i}" for i in range(len(increment)))
+    return update(key, expression, condition="attribute_exists(PK)", names=names, values=numbers,
+                  returning="ALL_NEW")
 
 
 def delete(key: dict, condition: str = None, values: dict = None, names: dict = None,

@@ -42,6 +42,12 @@ SEAT_GROUP = {
     "required": ["seat_numbers"],
 }
 
+HOLD = {
+    "type": "object",
+    "properties": {"seat_numbers": SEAT_GROUP["properties"]["seat_numbers"]},
+    "required": ["seat_numbers"],
+}
+
 # Catalog writes (admin API and catalog imports). Patches need at least one known field.
 _MOVIE_FIELDS = {
     "title": {"type": "string", "pattern": NON_BLANK, "maxLength": 200},
@@ -51,11 +57,13 @@ _SHOW_FIELDS = {
     "screen_name": {"type": "string", "pattern": NON_BLANK, "maxLength": 100},
     "date_time": {"type": "string", "maxLength": 64},  # then parsed: ISO 8601 with a time zone
     "total_seats": {"type": "integer", "minimum": 1, "maximum": MAX_TOTAL_SEATS},
+    "max_seats_per_customer": {"type": "integer", "minimum": 1, "maximum": MAX_TOTAL_SEATS},
 }
+_REQUIRED_SHOW_FIELDS = ["screen_name", "date_time", "total_seats"]
 MOVIE = {"type": "object", "properties": _MOVIE_FIELDS, "required": list(_MOVIE_FIELDS)}
 MOVIE_PATCH = {"type": "object", "properties": _MOVIE_FIELDS,
                "anyOf": [{"required": [name]} for name in _MOVIE_FIELDS]}
-SHOW = {"type": "object", "properties": _SHOW_FIELDS, "required": list(_SHOW_FIELDS)}
+SHOW = {"type": "object", "properties": _SHOW_FIELDS, "required": _REQUIRED_SHOW_FIELDS}
 SHOW_PATCH = {"type": "object", "properties": _SHOW_FIELDS,
               "anyOf": [{"required": [name]} for name in _SHOW_FIELDS]}
 
@@ -110,7 +118,7 @@ def _compiled(schema_id):
 
 _SCHEMAS = {
     "credentials": CREDENTIALS, "refresh": REFRESH, "single_seat": SINGLE_SEAT, "seat_group": SEAT_GROUP,
-    "movie": MOVIE, "movie_patch": MOVIE_PATCH, "show": SHOW, "show_patch": SHOW_PATCH,
+    "movie": MOVIE, "movie_patch": MOVIE_PATCH, "show": SHOW, "show_patch": SHOW_PATCH, "hold": HOLD,
 }
 
 

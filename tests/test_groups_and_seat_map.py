@@ -16,7 +16,7 @@ def held_seats(show_id):
 def test_seat_map_of_a_fresh_show_has_every_seat_available(api, demo):
     response = api.get("/shows/2/seats/")
     assert response.status_code == 200
-    assert response.data == {"show_id": 2, "total_seats": 60, "available": list(range(1, 61)), "taken": []}
+    assert response.data == {"show_id": 2, "total_seats": 60, "available": list(range(1, 61)), "taken": [], "held": []}
 
 
 def test_seat_map_shows_booked_seats_as_taken_and_cancelled_as_available(api, demo):

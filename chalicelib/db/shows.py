@@ -1,5 +1,6 @@
 """A show's partition (``SHOW#id``): the show item and one lock item per taken seat; and the
 movie's GSI1 partition that lists its shows by start time."""
+import math
 import threading
 from typing import Optional
 
@@ -18,6 +19,7 @@ def show_item(show: dict) -> dict:
     return {
         **keys.show_key(show["id"]),
         "type": "show",
+        "revision": 1,
         **show,
         "GSI1PK": keys.shows_of_movie_gsi(show["movie_id"]),
         "GSI1SK": keys.show_gsi_sort(show["date_time"], show["id"]),
@@ -84,11 +86,17 @@ def put_part(tx: Transaction, name, show: dict) -> None:
     tx.put(name, show_item(show), condition="attribute_not_exists(PK)")
 
 
-def check_bookable_part(tx: Transaction, name, show_id: int, highest_seat: int, now: float) -> None:
-    """The show still exists, still has ``highest_seat`` and has not started (the cached read's facts)."""
-    tx.check(name, keys.show_key(show_id),
-             "attribute_exists(PK) AND total_seats >= :highest AND starts_at > :now",
-             values={":highest": highest_seat, ":now": now})
+def check_unchanged_part(tx: Transaction, name, show: dict) -> None:
+    """The show is still as it was read: it exists with the same ``revision`` (every admin change
+    bumps it), the same seats and start time (also for a change made outside this code)."""
+    values = {":total": show["total_seats"], ":starts": show["starts_at"]}
+    condition = "attribute_exists(PK) AND total_seats = :total AND starts_at = :starts AND "
+    if "revision" in show:
+        condition += "revision = :revision"
+        values[":revision"] = show["revision"]
+    else:
+        condition += "attribute_not_exists(revision)"
+    tx.check(name, keys.show_key(show["id"]), condition, values=values)
 
 
 def update(show_id: int, values: dict) -> Optional[dict]:
@@ -98,7 +106,7 @@ def update(show_id: int, values: dict) -> Optional[dict]:
     if "date_time" in values:
         values = {**values, "GSI1SK": keys.show_gsi_sort(values["date_time"], show_id)}
     try:
-        return storage.set_fields(keys.show_key(show_id), values)
+        return storage.set_fields(keys.show_key(show_id), values, increment={"revision": 1})
     except storage.ConditionFailed:
         return None
 
@@ -141,8 +149,13 @@ def ids_of_movie(movie_id: int) -> list:
 
 
 # --- seat locks ------------------------------------------------------------------------------------
+# A lock is free to take when there is none or it is a hold that has lapsed ("held_until <= now"; a
+# booking's lock has no held_until, so the comparison is false for it). TTL removes lapsed locks
+# later; nothing waits for it.
+_FREE = "attribute_not_exists(PK) OR held_until <= :now"
 
-def seat_lock_item(caller: str, booking: dict) -> dict:
+
+def booking_lock_item(caller: str, booking: dict) -> dict:
     return {
         **keys.seat_key(booking["show"], booking["seat_number"]),
         "type": "seat",
@@ -153,13 +166,48 @@ def seat_lock_item(caller: str, booking: dict) -> dict:
         "seat_number": booking["seat_number"],
         "created_at": booking["created_at"],
         "group_id": booking.get("group_id"),
+        "hold_id": booking.get("hold_id"),
     }
 
 
-def lock_seat_part(tx: Transaction, name, caller: str, booking: dict) -> None:
-    """Take the seat for ``booking`` unless it is taken: the double-booking guard. A refusal returns
-    the lock that holds the seat."""
-    tx.put(name, seat_lock_item(caller, booking), condition="attribute_not_exists(PK)", return_old=True)
+def lock_seat_part(tx: Transaction, name, caller: str, booking: dict, now: float) -> None:
+    """Book the seat unless it is taken: the double-booking guard. A refusal returns the lock that
+    holds the seat."""
+    tx.put(name, booking_lock_item(caller, booking), condition=_FREE, values={":now": now}, return_old=True)
+
+
+def hold_seat_part(tx: Transaction, name, caller: str, hold: dict, seat_number: int, now: float) -> None:
+    """Hold the seat until ``hold["held_until"]`` unless it is taken (the same guard as booking)."""
+    tx.put(name, {
+        **keys.seat_key(hold["show"], seat_number),
+        "type": "seat",
+        "hold_id": hold["id"],
+        "user": caller,
+        "show": hold["show"],
+        "seat_number": seat_number,
+        "created_at": hold["created_at"],
+        "held_until": hold["held_until"],
+        storage.TTL_ATTRIBUTE: math.ceil(hold["held_until"]),
+    }, condition=_FREE, values={":now": now}, return_old=True)
+
+
+def confirm_seat_part(tx: Transaction, name, caller: str, booking: dict, now: float) -> None:
+    """Turn the seat's hold lock into the booking's lock, while the hold is live."""
+    tx.put(name, booking_lock_item(caller, booking), condition="hold_id = :hold AND held_until > :now",
+           values={":hold": booking["hold_id"], ":now": now}, return_old=True)
+
+
+def extend_seat_part(tx: Transaction, name, show_id: int, seat_number: int, hold_id: str, until: float,
+                     now: float) -> None:
+    tx.update(name, keys.seat_key(show_id, seat_number), "SET held_until = :until, #ttl = :ttl",
+              condition="hold_id = :hold AND held_until > :now", names={"#ttl": storage.TTL_ATTRIBUTE},
+              values={":until": until, ":ttl": math.ceil(until), ":hold": hold_id, ":now": now})
+
+
+def release_seat_part(tx: Transaction, name, show_id: int, seat_number: int, hold_id: str) -> None:
+    """Give a held seat back: delete its lock only while it is still this hold's (not booked)."""
+    tx.delete(name, keys.seat_key(show_id, seat_number),
+              condition="hold_id = :hold AND attribute_not_exists(booking_id)", values={":hold": hold_id})
 
 
 def free_seat_part(tx: Transaction, name, show_id: int, seat_number: int, booking_id: str) -> None:
@@ -179,10 +227,9 @@ def partition(show_id: int) -> tuple:
     return show, locks
 
 
-def highest_lock(show_id: int) -> Optional[dict]:
-    """The lock of the highest-numbered taken seat, or None (one Query, at most one item read)."""
-    page = storage.query_page("PK = :pk AND begins_with(SK, :seat)",
-                              {":pk": keys.show_pk(show_id), ":seat": keys.SEAT_PREFIX},
-                              newest_first=True, limit=1)
-    return page.items[0] if page.items else None
+def locks_from_the_back(show_id: int, page_size: int = 10):
+    """The show's seat locks, highest seat first, a few per Query (callers usually need the first)."""
+    return storage.query_all("PK = :pk AND begins_with(SK, :seat)",
+                             {":pk": keys.show_pk(show_id), ":seat": keys.SEAT_PREFIX},
+                             newest_first=True, limit=page_size)
 

@@ -1,9 +1,10 @@
 """Seats and bookings: which seats a request may take, which seat locks are live, and what a
 refused seat write means.
 
-A *seat lock* is the item that exists while a seat of a show is taken: it names the booking (or,
-later, the hold) that owns it. Locks are plain dicts with at least ``seat_number`` and ``user``;
-``booking_id`` for a booking; ``expires_at`` (epoch seconds) when the lock lapses by itself.
+A *seat lock* is the item that exists while a seat of a show is taken. Locks are plain dicts with
+``seat_number`` and ``user``, and either ``booking_id`` (the seat is booked; a booking made by
+confirming a hold also keeps its ``hold_id``) or ``hold_id`` with ``held_until`` (epoch seconds: the
+seat is held until that instant and free from it on, whatever TTL's lazy deletion has done).
 """
 import enum
 import secrets
@@ -48,10 +49,19 @@ def new_group_id() -> str:
 # --- seat locks ----------------------------------------------------------------------------------
 
 def lock_is_live(lock: Mapping, now: float) -> bool:
-    """A lock holds its seat until it lapses: a booking's never does, a lock with ``expires_at``
-    lapses at that instant (whatever TTL's lazy deletion has done with the item)."""
-    expires_at = lock.get("expires_at")
-    return expires_at is None or expires_at > now
+    """A lock holds its seat until it lapses: a booking's never does, a hold's at ``held_until``."""
+    held_until = lock.get("held_until")
+    return held_until is None or held_until > now
+
+
+def is_hold_lock(lock: Mapping) -> bool:
+    """The seat is held (not booked) by the lock."""
+    return "booking_id" not in lock
+
+
+def lock_owner(lock: Mapping) -> Optional[str]:
+    """The id of what the lock stands for: its booking, or its hold while not booked."""
+    return lock.get("booking_id") or lock.get("hold_id")
 
 
 def live_locks(locks: Iterable[Mapping], now: float) -> list:
@@ -59,33 +69,45 @@ def live_locks(locks: Iterable[Mapping], now: float) -> list:
 
 
 def taken_seat_numbers(locks: Iterable[Mapping], now: float) -> list:
-    """The seat numbers held by live locks, ascending."""
+    """The seat numbers of live locks (booked or held), ascending."""
     return sorted({lock["seat_number"] for lock in live_locks(locks, now)})
 
 
-def highest_taken_seat(locks: Iterable[Mapping], now: float) -> int:
-    """The highest seat number held by a live lock, or 0."""
-    return max((lock["seat_number"] for lock in live_locks(locks, now)), default=0)
+def highest_taken_seat(locks_from_the_back: Iterable[Mapping], now: float) -> int:
+    """The highest seat number booked or held by a live lock, or 0, from locks in descending seat
+    order (only as many are consumed as it takes to find a live one)."""
+    return next((lock["seat_number"] for lock in locks_from_the_back if lock_is_live(lock, now)), 0)
 
 
 @dataclass(frozen=True)
 class SeatMap:
+    """Every seat of a show is exactly one of available, taken (booked) or held (in a live hold)."""
+
     show_id: int
     total_seats: int
     taken: list
+    held: list
 
     @property
     def available(self) -> list:
-        taken = set(self.taken)
-        return [n for n in range(1, self.total_seats + 1) if n not in taken]
+        busy = set(self.taken) | set(self.held)
+        return [n for n in range(1, self.total_seats + 1) if n not in busy]
+
+    def status_of(self, seat_number: int) -> str:
+        if seat_number in self.taken:
+            return "taken"
+        return "held" if seat_number in self.held else "available"
 
     def view(self) -> dict:
         return {"show_id": self.show_id, "total_seats": self.total_seats, "available": self.available,
-                "taken": self.taken}
+                "taken": self.taken, "held": self.held}
 
 
 def seat_map(show: Mapping, locks: Iterable[Mapping], now: float) -> SeatMap:
-    return SeatMap(show["id"], show["total_seats"], taken_seat_numbers(locks, now))
+    live = live_locks(locks, now)
+    return SeatMap(show["id"], show["total_seats"],
+                   taken=sorted(lock["seat_number"] for lock in live if not is_hold_lock(lock)),
+                   held=sorted(lock["seat_number"] for lock in live if is_hold_lock(lock)))
 
 
 # --- refused seat writes ---------------------------------------------------------------------------
@@ -94,16 +116,18 @@ class Refusal(enum.Enum):
     """Why a transaction taking seats was cancelled."""
 
     OWN_EARLIER_ATTEMPT = "our own earlier attempt landed; only its response was lost"
-    ALREADY_CALLERS = "every seat is already the caller's"
-    TAKEN = "some seats are held by others"
-    SHOW_CHANGED = "the show was resized or removed meanwhile"
+    ALREADY_CALLERS = "every seat is already booked by the caller"
+    PARTLY_CALLERS = "some seats are booked by the caller, the others were free"
+    IN_CALLERS_HOLD = "some seats are in a live hold of the caller's"
+    TAKEN = "some seats are booked or held by others"
+    SHOW_CHANGED = "the show changed since it was read"
     UNEXPLAINED = "no part says why"
 
 
 @dataclass(frozen=True)
 class SeatWriteRefusal:
     reason: Refusal
-    blocking: list = field(default_factory=list)  # the locks that refused the write
+    blocking: list = field(default_factory=list)  # the locks that explain it (for TAKEN: others' only)
 
     @property
     def seat_numbers(self) -> list:
@@ -115,7 +139,8 @@ def classify_refusal(caller: str, seats: Sequence[int], attempt_ids: Iterable[st
     """Explain a cancelled seat-taking transaction from its parts.
 
     ``blocking`` are the locks returned (ALL_OLD) by the refused seat puts; ``attempt_ids`` the
-    booking ids this attempt wrote, so that a retry finding its own first attempt is recognised.
+    booking or hold ids this attempt wrote, so that a retry finding its own first attempt is
+    recognised. Others' locks outrank the caller's own, which outrank "already yours".
     """
     if show_changed:
         return SeatWriteRefusal(Refusal.SHOW_CHANGED)
@@ -123,13 +148,28 @@ def classify_refusal(caller: str, seats: Sequence[int], attempt_ids: Iterable[st
     if not locks:
         return SeatWriteRefusal(Refusal.UNEXPLAINED)
     ours = set(attempt_ids)
-    if all(lock.get("booking_id") in ours for lock in locks):
+    if all(lock_owner(lock) in ours for lock in locks):
         return SeatWriteRefusal(Refusal.OWN_EARLIER_ATTEMPT, locks)
-    if len(locks) == len(seats) and all(lock.get("user") == caller for lock in locks):
+    others = [lock for lock in locks if lock.get("user") != caller]
+    if others:
+        return SeatWriteRefusal(Refusal.TAKEN, others)
+    held = [lock for lock in locks if is_hold_lock(lock)]
+    if held:
+        return SeatWriteRefusal(Refusal.IN_CALLERS_HOLD, held)
+    if len(locks) == len(seats):
         return SeatWriteRefusal(Refusal.ALREADY_CALLERS, locks)
-    return SeatWriteRefusal(Refusal.TAKEN, locks)
+    return SeatWriteRefusal(Refusal.PARTLY_CALLERS, locks)
 
 
-def taken_message(seat_numbers: Sequence[int]) -> str:
+def seats_phrase(seat_numbers: Sequence[int]) -> str:
     many = len(seat_numbers) > 1
-    return f"Seat{'s' if many else ''} {', '.join(map(str, seat_numbers))} {'are' if many else 'is'} already booked."
+    return f"Seat{'s' if many else ''} {', '.join(map(str, seat_numbers))} {'are' if many else 'is'}"
+
+
+def taken_message(refusal: SeatWriteRefusal) -> str:
+    """"Seat 5 is already booked." / "Seats 5, 6 are held by another customer." — true to the locks."""
+    booked = any(not is_hold_lock(lock) for lock in refusal.blocking)
+    held = any(is_hold_lock(lock) for lock in refusal.blocking)
+    what = "already booked or held by others" if booked and held else (
+        "held by another customer" if held else "already booked")
+    return f"{seats_phrase(refusal.seat_numbers)} {what}."

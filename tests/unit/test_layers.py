@@ -17,7 +17,8 @@ STDLIB = sys.stdlib_module_names
 
 SHARED = {"chalicelib.errors", "chalicelib.settings", "chalicelib.clock", "chalicelib.log_context"}
 SERVICES = {f"chalicelib.{name}" for name in (
-    "auth", "bookings", "catalog", "admin", "importer", "idempotency", "tokens", "pagination", "validation")}
+    "auth", "bookings", "catalog", "admin", "importer", "idempotency", "holds", "tokens", "pagination",
+    "validation")}
 
 # layer -> (the chalicelib modules or packages it may import, the third-party packages it may import)
 RULES = {
@@ -99,7 +100,8 @@ VOCABULARY = ("TableName", "ExpressionAttributeValues", "TransactItems", "KeyCon
               "ConditionExpression", "storage.")
 
 
-@pytest.mark.parametrize("module", sorted(SERVICES | {"chalicelib.domain.seats"}))
+@pytest.mark.parametrize("module", sorted(SERVICES | {"chalicelib.domain.seats", "chalicelib.domain.holds",
+                                                     "chalicelib.domain.caps"}))
 def test_services_and_rules_speak_no_dynamodb(module):
     path = PACKAGE.joinpath(*module.split(".")[1:]).with_suffix(".py")
     text = path.read_text(encoding="utf-8")

@@ -1,0 +1,207 @@
+"""Holds: seats kept for one customer for HOLD_SECONDS, then confirmed into bookings (all or none)
+or released. Expiry is exact: from ``held_until`` on, the seats are free for anyone and the hold
+can no longer be confirmed, whatever TTL has or has not deleted yet.
+
+The rules are in ``domain.holds`` (lifecycle), ``domain.seats`` (locks) and ``domain.caps`` (the
+per-customer cap); each operation here is one transaction over the hold item, its seat locks and
+the customer's claims on the show.
+"""
+import logging
+
+from chalicelib import bookings, clock, idempotency, pagination, validation
+from chalicelib.bookings import CLAIMS_PART, SHOW_PART, WRITE_ATTEMPTS
+from chalicelib.db import Transaction, bookings as booking_items, claims, holds as hold_items, shows as show_items
+from chalicelib.domain import caps, holds as rules, seats as seat_rules
+from chalicelib.domain.seats import BOOKED, Refusal
+from chalicelib.errors import NotFound, SeatAlreadyYours, ServiceUnavailable
+from chalicelib.idempotency import Outcome
+from chalicelib.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+HOLD_PART = "hold"
+HOLD_ID_LENGTH = 27
+
+
+def policy() -> rules.HoldPolicy:
+    settings = get_settings()
+    return rules.HoldPolicy(settings.hold_seconds, settings.hold_max_extensions, settings.hold_max_seconds)
+
+
+def hold_view(hold: dict, now: float) -> dict:
+    return {
+        "id": hold["id"],
+        "show": hold["show"],
+        "seat_numbers": hold["seat_numbers"],
+        "status": rules.status(hold, now),
+        "created_at": hold["created_at"],
+        "expires_at": clock.iso(hold["held_until"]),
+        "extensions_left": hold["extensions_left"],
+    }
+
+
+def _own_hold(caller: str, hold_id: str) -> dict:
+    hold = hold_items.get(caller, hold_id) if _plausible_id(hold_id) else None
+    if hold is None:
+        raise NotFound("No such hold.")  # also for other customers' holds: ids are not disclosed
+    return hold
+
+
+def _plausible_id(hold_id: str) -> bool:
+    return isinstance(hold_id, str) and len(hold_id) == HOLD_ID_LENGTH and all(
+        c in "0123456789abcdef" for c in hold_id)
+
+
+# --- making a hold -------------------------------------------------------------------------------
+
+def create(caller: str, show_id: int, body: dict, idempotency_key: str = None) -> Outcome:
+    """Hold 1-10 seats for HOLD_SECONDS: one TransactWriteItems (seat locks, hold, claims) when warm."""
+    seats = sorted(validation.validate("hold", body)["seat_numbers"])
+    digest = idempotency.fingerprint("hold", show_id, seats)
+    now = clock.now()
+    show = bookings.bookable_show(show_id, seats, "seat_numbers", now)
+    caps.check_room({}, len(seats), bookings.seat_limit(show), now)
+    held_until = policy().first_expiry(now)
+    hold = {
+        "id": rules.new_hold_id(now), "show": show["id"], "movie_id": show["movie_id"], "seat_numbers": seats,
+        "status": rules.HELD, "created_at": clock.iso(now), "held_since": now, "held_until": held_until,
+        "extensions_left": policy().max_extensions,
+    }
+    outcome = Outcome(hold_view(hold, now), created=True)
+    claims_read = None
+    for _ in range(WRITE_ATTEMPTS):
+        tx = Transaction()
+        show_items.check_unchanged_part(tx, SHOW_PART, show)
+        for seat in seats:
+            show_items.hold_seat_part(tx, ("seat", seat), caller, hold, seat, now)
+        hold_items.add_part(tx, HOLD_PART, caller, hold)
+        bookings.add_claim_part(tx, caller, show, len(seats), now, claims_read, hold=(hold["id"], held_until))
+        done, result = idempotency.commit(tx, caller, idempotency_key, digest, outcome)
+        if done:
+            return done
+        if result.failed(SHOW_PART):
+            show = bookings.reread_show(show_id, seats, now)
+            continue
+        blocking = [result.old(("seat", seat)) for seat in seats]
+        if any(blocking):
+            refusal = seat_rules.classify_refusal(caller, seats, [hold["id"]], False, blocking)
+            if refusal.reason is Refusal.OWN_EARLIER_ATTEMPT:
+                return outcome
+            if refusal.reason in (Refusal.ALREADY_CALLERS, Refusal.PARTLY_CALLERS):
+                raise SeatAlreadyYours(f"{seat_rules.seats_phrase(refusal.seat_numbers)} already booked by you.",
+                                       seats=refusal.seat_numbers)
+            bookings.raise_seat_refusal(refusal)
+        if result.failed(CLAIMS_PART):
+            claims_read = bookings.read_claims_or_refuse(caller, show, len(seats), now)
+            continue
+        raise ServiceUnavailable("The hold could not be made; retry shortly.")
+    raise ServiceUnavailable("The seats are in heavy demand; retry shortly.", retry_after=1)
+
+
+def get(caller: str, hold_id: str) -> dict:
+    return hold_view(_own_hold(caller, hold_id), clock.now())
+
+
+def my_holds(caller: str, limit: int, cursor: str = None) -> tuple[list, str]:
+    """One Query of the caller's partition per page, newest first."""
+    scope = f"my-holds:{caller}"
+    now = clock.now()
+    page = hold_items.of_user_page(caller, limit, pagination.decode(scope, cursor))
+    return [hold_view(item, now) for item in page.items], pagination.encode(scope, page.last_key)
+
+
+# --- extending -----------------------------------------------------------------------------------
+
+def extend(caller: str, hold_id: str) -> dict:
+    """Push ``expires_at`` to now + HOLD_SECONDS (at most HOLD_MAX_EXTENSIONS times, never past
+    created_at + HOLD_MAX_SECONDS): the hold, its seat locks and the claims record, in one transaction."""
+    hold, now = _own_hold(caller, hold_id), clock.now()
+    for _ in range(WRITE_ATTEMPTS):
+        until = rules.extended_expiry(hold, now, policy())
+        read = claims.get(caller, hold["show"])
+        record = caps.after_read(read, now, add_hold=(hold_id, len(hold["seat_numbers"]), until))
+        tx = Transaction()
+        hold_items.extend_part(tx, HOLD_PART, caller, hold_id, until, now)
+        for seat in hold["seat_numbers"]:
+            show_items.extend_seat_part(tx, ("seat", seat), hold["show"], seat, hold_id, until, now)
+        claims.rewrite_part(tx, CLAIMS_PART, caller, hold["show"], read, record)
+        result = tx.commit()
+        if result.ok:
+            return hold_view({**hold, "held_until": until, "extensions_left": hold["extensions_left"] - 1}, now)
+        if result.failed(HOLD_PART):
+            hold = result.old(HOLD_PART) or _own_hold(caller, hold_id)  # then the rules say why
+            continue
+        if result.failed(CLAIMS_PART):
+            continue  # the record changed since it was read: read it again
+        log.error("seat locks of live hold %s are missing or foreign; not extended", hold_id)
+        raise ServiceUnavailable("The hold could not be extended; retry shortly.")
+    raise ServiceUnavailable("The hold is in heavy demand; retry shortly.", retry_after=1)
+
+
+# --- confirming ----------------------------------------------------------------------------------
+
+def confirm(caller: str, hold_id: str) -> Outcome:
+    """Book every held seat or none (201 ``{group_id, hold_id, bookings}``); a repeated confirm
+    answers the same bookings (200). One transaction: the hold (still held, not expired), each seat
+    lock turned from the hold's into its booking's, the bookings, the claims record."""
+    hold, now = _own_hold(caller, hold_id), clock.now()
+    group_id = seat_rules.new_group_id()
+    listed = True
+    for _ in range(WRITE_ATTEMPTS):
+        if hold["status"] == rules.CONFIRMED:
+            return Outcome(hold_items.confirmation(hold))
+        rules.check_held(hold, now, "confirmed")
+        new = [{
+            "id": seat_rules.new_booking_id(now), "show": hold["show"], "movie_id": hold["movie_id"],
+            "seat_number": seat, "status": BOOKED, "created_at": clock.iso(now), "group_id": group_id,
+            "hold_id": hold_id,
+        } for seat in hold["seat_numbers"]]
+        answer = {"group_id": group_id, "hold_id": hold_id, "bookings": [bookings.booking_view(b) for b in new]}
+        tx = Transaction()
+        hold_items.confirm_part(tx, HOLD_PART, caller, hold_id, now, answer)
+        for booking in new:
+            show_items.confirm_seat_part(tx, ("seat", booking["seat_number"]), caller, booking, now)
+            booking_items.add_part(tx, ("booking", booking["seat_number"]), caller, booking)
+        claims.hold_booked_part(tx, CLAIMS_PART, caller, hold["show"], hold_id, len(new), listed=listed)
+        result = tx.commit()
+        if result.ok:
+            return Outcome(answer, created=True)
+        if result.failed(HOLD_PART):
+            hold = result.old(HOLD_PART) or _own_hold(caller, hold_id)  # confirmed, released or expired
+            continue
+        if result.failed(CLAIMS_PART) and listed:
+            listed = False  # the hold lapsed by another request's clock and was dropped from the record
+            continue
+        log.error("seat locks of live hold %s are missing or foreign; not confirmed", hold_id)
+        raise ServiceUnavailable("The hold could not be confirmed; retry shortly.")
+    raise ServiceUnavailable("The hold is in heavy demand; retry shortly.", retry_after=1)
+
+
+# --- releasing -----------------------------------------------------------------------------------
+
+def release(caller: str, hold_id: str) -> dict:
+    """Give the seats back now (200 with ``status: released``; repeating it answers the same)."""
+    hold, now = _own_hold(caller, hold_id), clock.now()
+    listed = True
+    for _ in range(WRITE_ATTEMPTS):
+        if hold["status"] == rules.RELEASED:
+            return hold_view(hold, now)
+        rules.check_held(hold, now, "released")
+        tx = Transaction()
+        hold_items.release_part(tx, HOLD_PART, caller, hold_id, now, clock.iso(now))
+        for seat in hold["seat_numbers"]:
+            show_items.release_seat_part(tx, ("seat", seat), hold["show"], seat, hold_id)
+        if listed:
+            claims.hold_released_part(tx, CLAIMS_PART, caller, hold["show"], hold_id, len(hold["seat_numbers"]))
+        result = tx.commit()
+        if result.ok:
+            return hold_view({**hold, "status": rules.RELEASED}, now)
+        if result.failed(HOLD_PART):
+            hold = result.old(HOLD_PART) or _own_hold(caller, hold_id)
+            continue
+        if result.failed(CLAIMS_PART):
+            listed = False  # dropped from the record already: nothing to take back there
+            continue
+        log.error("seat locks of live hold %s are missing or foreign; not released", hold_id)
+        raise ServiceUnavailable("The hold could not be released; retry shortly.")
+    raise ServiceUnavailable("The hold is in heavy demand; retry shortly.", retry_after=1)
