@@ -106,6 +106,9 @@ def api(aws):
 
 # --- live stack (issue 3): the real local stack, over HTTP --------------------------------------
 
+LIVE_HOLD_SECONDS = 2
+
+
 class LiveStack:
     """A running local stack: the serialised moto DynamoDB endpoint and `chalice local` in front of it.
 
@@ -170,6 +173,7 @@ def live_stack():
         "STAGE": "local",
         "TABLE_NAME": "movie-booking-live",
         "BCRYPT_ROUNDS": "4",
+        "HOLD_SECONDS": str(LIVE_HOLD_SECONDS),  # short holds, so expiry is tested by waiting it out
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
