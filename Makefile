@@ -22,7 +22,7 @@ test: install assets
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build test-output .pytest_cache chalicelib/static/vendor chalicelib/static/openapi.json chalicelib/static/openapi.yaml
+	rm -rf $(VENV) build test-output .pytest_cache chalicelib/static/vendor chalicelib/static/openapi.json chalicelib/static/openapi.yaml tests/vendor
 
 # --- documentation assets (issue 3) ---
 # chalicelib/static/ (generated, gitignored): the OpenAPI document as JSON and YAML, and the pinned

@@ -3,7 +3,7 @@ import time
 
 from chalice import CORSConfig, Response
 
-from chalicelib import admin, auth, bookings, catalog, docs, holds, settings, web
+from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, settings, web
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate
@@ -235,6 +235,20 @@ def redoc():
 @handles_errors
 def redoc_asset(asset):
     return docs.asset_response("redoc", asset)
+
+
+# The box office (issue 14): seat maps, holds and bookings for people, from chalicelib/static/box-office/.
+
+@app.route("/box-office", methods=["GET"])
+@handles_errors
+def box_office_page():
+    return box_office.page_response(app.current_request)
+
+
+@app.route("/box-office/{asset}", methods=["GET"])
+@handles_errors
+def box_office_asset(asset):
+    return box_office.asset_response(asset)
 
 
 # --- admin -----------------------------------------------------------------------------------

@@ -44,6 +44,16 @@ PACKAGES = {
         "integrity": "sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9ogOo1NlElnJMeLsyxHFe2yFc4sNjHTrABQ==",
     },
 }
+# For the tests only, never served or packaged: axe-core, the accessibility checker the box-office
+# browser test runs in the page. It goes to tests/vendor/ (gitignored), with its licences.
+TEST_PACKAGES = {
+    "axe-core": {
+        "version": "4.14.1",
+        "integrity": "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+        "files": ["axe-core/axe.min.js"],
+    },
+}
+TEST_VENDOR_DIR = os.path.join(ROOT, "tests", "vendor")
 # Where a served file sits inside its package's tarball, when not at the top level.
 TARBALL_PATHS = {"redoc/redoc.standalone.js": "bundles/redoc.standalone.js"}
 # Exact edits to vendor files, each of which must match exactly once (a new version must be re-checked).
@@ -60,6 +70,7 @@ def main():
     args = parser.parse_args()
     build_spec()
     build_vendor(force=args.force)
+    build_test_vendor(force=args.force)
     missing = docs.missing_files()
     if missing:
         raise SystemExit(f"build_assets: still missing after the build: {missing}")
@@ -121,6 +132,37 @@ def build_vendor(force=False):
         json.dump(wanted, handle, indent=1)
         handle.write("\n")
     docs.reset()
+
+
+def build_test_vendor(force=False):
+    """TEST_PACKAGES into tests/vendor/<package>/, with their licences and a manifest (fetched only when
+    the manifest does not match the pins)."""
+    manifest_path = os.path.join(TEST_VENDOR_DIR, docs.MANIFEST)
+    wanted = {"packages": TEST_PACKAGES}
+    try:
+        with open(manifest_path, encoding="utf-8") as handle:
+            current = json.load(handle)
+    except (FileNotFoundError, ValueError):
+        current = None
+    present = all(os.path.isfile(os.path.join(TEST_VENDOR_DIR, path))
+                  for pin in TEST_PACKAGES.values() for path in pin["files"])
+    if current == wanted and present and not force:
+        return
+    if shutil.which("npm") is None:
+        raise SystemExit("build_assets: npm is needed to fetch the test-only packages (Debian: apt-get install -y npm)")
+    with tempfile.TemporaryDirectory(prefix="build-assets-") as tmp:
+        for name, pin in TEST_PACKAGES.items():
+            tarball = _npm_pack(name, pin, tmp)
+            staging = os.path.join(tmp, "out", name)
+            _extract(tarball, set(pin["files"]) | _licence_paths(tarball, name), staging)
+            target = os.path.join(TEST_VENDOR_DIR, name)
+            shutil.rmtree(target, ignore_errors=True)
+            os.makedirs(TEST_VENDOR_DIR, exist_ok=True)
+            shutil.move(staging, target)
+            print(f"build_assets: {name}@{pin['version']} -> {os.path.relpath(target, ROOT)}/ (tests only)", flush=True)
+    with open(manifest_path, "w", encoding="utf-8") as handle:
+        json.dump(wanted, handle, indent=1)
+        handle.write("\n")
 
 
 def _npm_pack(name, pin, directory):

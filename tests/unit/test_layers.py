@@ -44,7 +44,7 @@ def layer_of(module):
     if module in SERVICES:
         return "services"
     return {"chalicelib.keys": "keys", "chalicelib.storage": "storage", "chalicelib.web": "web",
-            "chalicelib.docs": "web"}.get(module)
+            "chalicelib.docs": "web", "chalicelib.box_office": "web"}.get(module)
 
 
 def modules():

@@ -1,0 +1,404 @@
+// The box office: log in -> movies -> a movie's shows by date -> the seat map -> a hold with a
+// countdown -> confirm -> the bookings -> My bookings. Views are <section>s of index.html chosen by
+// the URL's hash (#/movies/1/shows/5), so the back button works and a stage prefix does not matter.
+
+import { all, api, login, logout, signup, user, whenSessionEnds } from "./api.js";
+import { SeatMap, money, normalise } from "./seatmap.js";
+
+const POLL_MS = 3000; // the seat map refreshes itself this often while the page is visible
+const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+};
+const dateText = (iso) => new Intl.DateTimeFormat("en", { weekday: "long", day: "numeric", month: "long" }).format(new Date(iso));
+const timeText = (iso) => new Intl.DateTimeFormat("en", { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
+const plural = (n, one, many) => (n === 1 ? one : many);
+
+const cache = { movies: null, shows: new Map() };
+let show = null; // the show being looked at: {movie, info, map, selected, hold, poll, tick}
+let booked = null; // the last confirmation, for #/booked
+let returnTo = "#/movies";
+const seatMap = new SeatMap($("seat-map"), pick);
+
+// --- messages: every API error is shown as its Message next to what caused it ---------------
+
+function waitText(seconds) {
+  if (seconds < 90) return `${seconds} ${plural(seconds, "second", "seconds")}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} ${plural(minutes, "minute", "minutes")}`;
+}
+
+/** Show `error` (an ApiError, a text, or nothing to clear) in `node`; a 429 or 503 says how long to wait. */
+function say(node, error) {
+  if (!error || typeof error === "string") {
+    node.textContent = error || "";
+    return;
+  }
+  node.textContent = error.message + (error.retryAfter ? ` Try again in ${waitText(error.retryAfter)}.` : "");
+}
+
+function seatName(label, number) {
+  const parts = /^([A-Z]+)(\d+)$/.exec(label || "");
+  return parts ? `Row ${parts[1]} seat ${parts[2]}` : `Seat ${label || number}`;
+}
+
+// --- views and navigation --------------------------------------------------------------------
+
+function showView(id, title) {
+  for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== id;
+  document.title = `${title} — Box office`;
+  const view = $(id);
+  for (const error of view.querySelectorAll(":scope > .error")) say(error, "");
+  view.querySelector("h1").focus();
+  return view;
+}
+
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+async function route() {
+  leaveShow();
+  $("nav").hidden = !user();
+  $("who").textContent = user() ? `Logged in as ${user()}` : "";
+  if (!user()) return showLogin("");
+  const [page, id, sub, subId] = location.hash.replace(/^#\/?/, "").split("/");
+  try {
+    if (page === "movies" && sub === "shows" && subId) await openShow(Number(id), Number(subId));
+    else if (page === "movies" && id) await openMovie(Number(id));
+    else if (page === "my-bookings") await openBookings();
+    else if (page === "booked" && booked) openBooked();
+    else await openMovies();
+  } catch (error) {
+    const view = document.querySelector("main > section:not([hidden])");
+    if (error.status !== 401 && view) say(view.querySelector(":scope > .error"), error);
+  }
+}
+
+window.addEventListener("hashchange", route);
+whenSessionEnds((reason) => {
+  returnTo = location.hash || "#/movies";
+  leaveShow();
+  $("nav").hidden = true;
+  showLogin(reason);
+});
+
+// --- log in, sign up, log out ----------------------------------------------------------------
+
+function showLogin(reason) {
+  showView("view-login", "Log in");
+  say($("login-reason"), reason);
+  $("username").focus();
+}
+
+$("auth-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const fields = { username: $("username"), password: $("password") };
+  for (const name of ["username", "password", "auth"]) say($(`${name}-error`), "");
+  for (const input of Object.values(fields)) input.removeAttribute("aria-invalid");
+  const action = event.submitter && event.submitter.value === "signup" ? signup : login;
+  try {
+    await action(fields.username.value.trim(), fields.password.value);
+    fields.password.value = "";
+    say($("login-reason"), "");
+    go(returnTo);
+  } catch (error) {
+    const field = error.body && fields[error.body.field] ? error.body.field : null;
+    say($(`${field || "auth"}-error`), error);
+    if (field) fields[field].setAttribute("aria-invalid", "true");
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  await logout();
+  returnTo = "#/movies";
+  go("#/movies");
+});
+
+// --- movies and shows -------------------------------------------------------------------------
+
+async function movies() {
+  cache.movies = cache.movies || (await all("movies/?limit=100"));
+  return cache.movies;
+}
+
+async function shows(movieId) {
+  if (!cache.shows.has(movieId)) cache.shows.set(movieId, await all(`movies/${movieId}/shows/?limit=100`));
+  return cache.shows.get(movieId);
+}
+
+async function openMovies() {
+  showView("view-movies", "Movies");
+  $("movie-list").replaceChildren(...(await movies()).map((movie) => el("li", {},
+    el("a", { href: `#/movies/${movie.id}`, textContent: movie.title }),
+    el("span", { className: "meta", textContent: ` ${movie.duration_minutes} min` }))));
+}
+
+async function openMovie(movieId) {
+  showView("view-shows", "Shows");
+  const movie = (await movies()).find((m) => m.id === movieId);
+  $("shows-title").textContent = movie ? `${movie.title}: shows` : "Shows";
+  const byDay = new Map();
+  for (const s of [...(await shows(movieId))].sort((a, b) => a.date_time.localeCompare(b.date_time))) {
+    const day = dateText(s.date_time);
+    byDay.set(day, [...(byDay.get(day) || []), s]);
+  }
+  $("show-days").replaceChildren(...[...byDay].map(([day, list]) => el("section", { className: "day" },
+    el("h2", { textContent: day }),
+    el("ul", { className: "times" }, ...list.map((s) => el("li", {},
+      el("a", { href: `#/movies/${movieId}/shows/${s.id}`, textContent: timeText(s.date_time) },
+        el("span", { className: "meta", textContent: ` ${s.screen_name}, ${s.total_seats} seats` }))))))));
+  if (!byDay.size) $("show-days").replaceChildren(el("p", { textContent: "No shows are scheduled." }));
+}
+
+// --- the seat map -----------------------------------------------------------------------------
+
+async function openShow(movieId, showId) {
+  showView("view-show", "Seats");
+  const movie = (await movies()).find((m) => m.id === movieId);
+  const info = (await shows(movieId)).find((s) => s.id === showId);
+  $("back-to-shows").href = `#/movies/${movieId}`;
+  $("show-title").textContent = movie ? `${movie.title}: choose seats` : "Choose seats";
+  $("show-meta").textContent = info ? `${dateText(info.date_time)}, ${timeText(info.date_time)} · ${info.screen_name}` : "";
+  for (const id of ["pick-note", "map-error", "hold-error", "best-error", "hold-action-error"]) say($(id), "");
+  show = { id: showId, movie, info, map: null, selected: new Set(), hold: null, poll: null, tick: null };
+  await refreshMap(true);
+  const mine = await api("GET", "my-holds/?limit=20", undefined, { auth: true });
+  const live = mine.find((h) => h.show === showId && h.status === "held");
+  if (show && show.id === showId) {
+    if (live) setHold(live, false);
+    else showHold();
+    show.poll = setInterval(() => document.visibilityState === "visible" && refreshMap(), POLL_MS);
+  }
+}
+
+function leaveShow() {
+  if (!show) return;
+  clearInterval(show.poll);
+  clearInterval(show.tick);
+  show = null;
+}
+
+document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && show && refreshMap());
+
+/** Fetch the seat map and redraw it; selected seats someone else took meanwhile leave the selection. */
+async function refreshMap(first = false) {
+  const current = show;
+  let answer;
+  try {
+    answer = await api("GET", `shows/${current.id}/seats/`);
+  } catch (error) {
+    if (first) throw error;
+    return say($("map-error"), error);
+  }
+  if (show !== current) return;
+  say($("map-error"), "");
+  show.map = normalise(answer);
+  show.limit = answer.max_seats_per_customer || 10;
+  const status = new Map(show.map.rows.flatMap((row) => row.seats.map((seat) => [seat.number, seat.status])));
+  const lost = [...show.selected].filter((n) => status.get(n) !== "available");
+  if (lost.length) {
+    lost.forEach((n) => show.selected.delete(n));
+    say($("hold-error"), `${seatMap.describe(lost)} ${plural(lost.length, "was", "were")} just taken by someone else.`);
+  }
+  draw();
+}
+
+function draw() {
+  const mine = new Set(show.hold ? show.hold.seat_numbers : []);
+  seatMap.render(show.map, show.selected, mine);
+  const { categories, currency } = show.map;
+  $("prices").replaceChildren(...categories.map((c, i) => el("li", {},
+    el("span", { className: `seat sample available cat-${i % 6}` }), ` ${c.name}: ${money(c.price, c.currency || currency)}`)));
+  for (const sample of $("prices").querySelectorAll(".seat")) sample.setAttribute("aria-hidden", "true");
+  $("legend-wheelchair").hidden = !categories.some((c) => c.name === "accessible");
+  const names = [...$("best-category").options].slice(1).map((o) => o.value).join();
+  if (names !== categories.map((c) => c.name).join()) {
+    $("best-category").replaceChildren(el("option", { value: "", textContent: "any" }),
+      ...categories.map((c) => el("option", { value: c.name, textContent: c.name })));
+  }
+  const chosen = [...show.selected].sort((a, b) => a - b);
+  const total = priceOf(chosen.map((n) => seatMap.seats.get(n).category));
+  $("selection").textContent = chosen.length
+    ? `Selected: ${seatMap.describe(chosen)}${total ? ` (total ${total})` : ""}.`
+    : "No seats selected: press seats on the map.";
+  $("hold-selected").disabled = !chosen.length;
+}
+
+/** The summed price of seats of these categories, as text, or "" when a price is unknown. */
+function priceOf(categoryNames) {
+  const found = categoryNames.map((name) => show.map.categories.find((c) => c.name === name));
+  if (!found.length || found.some((c) => !c)) return "";
+  return money(found.reduce((sum, c) => sum + c.price, 0), found[0].currency || show.map.currency);
+}
+
+function pick(seat) {
+  say($("pick-note"), "");
+  const name = `Row ${seat.row} seat ${seat.seat}`;
+  if (show.hold) return say($("pick-note"), "You have seats on hold: confirm or release them to choose others.");
+  if (seat.state !== "available") {
+    return say($("pick-note"), `${name} is ${seat.state === "held" ? "held by another customer" : "taken"}: choose an available seat.`);
+  }
+  if (show.selected.has(seat.number)) show.selected.delete(seat.number);
+  else if (show.selected.size >= show.limit) return say($("pick-note"), `At most ${show.limit} seats per customer.`);
+  else show.selected.add(seat.number);
+  draw();
+}
+
+// --- holding, extending, confirming -------------------------------------------------------------
+
+$("hold-selected").addEventListener("click", () => {
+  makeHold({ seat_numbers: [...show.selected].sort((a, b) => a - b) }, $("hold-error"));
+});
+
+$("best-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const body = { quantity: Number($("best-quantity").value) };
+  if ($("best-category").value) body.category = $("best-category").value;
+  makeHold(body, $("best-error"));
+});
+
+async function makeHold(body, errorNode) {
+  for (const id of ["hold-error", "best-error", "pick-note"]) say($(id), "");
+  const current = show;
+  try {
+    const hold = await api("POST", `shows/${current.id}/holds/`, body, { auth: true });
+    if (show !== current) return;
+    show.selected.clear();
+    setHold(hold, true);
+  } catch (error) {
+    if (show !== current) return;
+    say(errorNode, error);
+    const taken = (error.body && error.body.taken) || [];
+    if (taken.length) {
+      // Taken in the meantime: draw them as taken now, say which, and let the poll tell held from booked.
+      for (const row of show.map.rows) for (const seat of row.seats) if (taken.includes(seat.number)) seat.status = "taken";
+      taken.forEach((n) => show.selected.delete(n));
+      errorNode.textContent += ` ${seatMap.describe(taken)} ${plural(taken.length, "is", "are")} no longer available: choose another seat.`;
+      draw();
+    }
+    refreshMap();
+  }
+}
+
+function setHold(hold, focus) {
+  show.hold = hold;
+  clearInterval(show.tick);
+  show.tick = setInterval(tick, 1000);
+  tick();
+  draw();
+  showHold();
+  const seats = hold.seats || hold.seat_numbers.map((n) => ({ seat_number: n, ...seatMap.seats.get(n) }));
+  $("hold-seats").replaceChildren(...seats.map((s) => {
+    const price = s.price !== undefined ? money(s.price, hold.currency || show.map.currency) : seatMap.price(s.category);
+    return el("li", { textContent: [seatMap.describe([s.seat_number]), s.category, price].filter(Boolean).join(", ") });
+  }));
+  const total = hold.total_price !== undefined ? money(hold.total_price, hold.currency) : priceOf(seats.map((s) => s.category));
+  $("hold-total").textContent = total ? `Total: ${total}` : "";
+  $("hold-until").textContent = timeText(hold.expires_at);
+  $("extend").hidden = !(hold.extensions_left > 0);
+  $("extend").textContent = `Extend hold (${hold.extensions_left} ${plural(hold.extensions_left, "extension", "extensions")} left)`;
+  if (focus) $("hold-heading").focus();
+}
+
+function showHold() {
+  $("hold-panel").hidden = !show.hold;
+  $("choose").hidden = !!show.hold;
+}
+
+function tick() {
+  const left = Math.max(0, Math.ceil((Date.parse(show.hold.expires_at) - Date.now()) / 1000));
+  $("countdown").textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  if (!left) endHold("Your hold has expired: the seats are free again. Choose seats again.");
+}
+
+function endHold(message) {
+  clearInterval(show.tick);
+  show.hold = null;
+  showHold();
+  say($("hold-error"), message);
+  say($("hold-action-error"), "");
+  refreshMap();
+}
+
+async function holdAction(action, then) {
+  say($("hold-action-error"), "");
+  const current = show;
+  try {
+    const answer = await api("POST", `holds/${current.hold.id}/${action}/`, undefined, { auth: true });
+    if (show === current) then(answer);
+  } catch (error) {
+    if (show !== current) return;
+    if (["HoldExpired", "HoldReleased", "HoldConfirmed"].includes(error.code)) endHold(error.message);
+    else say($("hold-action-error"), error);
+    if (error.code === "HoldExtensionLimit") $("extend").hidden = true;
+  }
+}
+
+$("extend").addEventListener("click", () => holdAction("extend", (hold) => setHold(hold, false)));
+$("release").addEventListener("click", () => holdAction("release", () => endHold("Your seats were released.")));
+$("confirm").addEventListener("click", () => holdAction("confirm", (answer) => {
+  const names = new Map(answer.bookings.map((b) => [b.seat_number, seatMap.describe([b.seat_number])]));
+  booked = { answer, names, movie: show.movie, info: show.info, currency: show.map.currency };
+  go("#/booked");
+}));
+
+// --- the bookings -------------------------------------------------------------------------------
+
+function bookingPrice(booking, currency) {
+  return booking.price !== undefined ? money(booking.price, booking.currency || currency) : "";
+}
+
+function openBooked() {
+  showView("view-booked", "Booked");
+  const { answer, names, movie, info, currency } = booked;
+  $("booked-show").textContent = [movie && movie.title, info && `${dateText(info.date_time)}, ${timeText(info.date_time)}`,
+    info && info.screen_name].filter(Boolean).join(" · ");
+  $("booked-list").replaceChildren(...answer.bookings.map((b) => el("li", {
+    textContent: [b.seat_label ? seatName(b.seat_label) : names.get(b.seat_number), b.category, bookingPrice(b, currency)].filter(Boolean).join(", "),
+  })));
+  const total = answer.total_price !== undefined ? money(answer.total_price, answer.currency || currency) : "";
+  $("booked-total").textContent = `${answer.bookings.length} ${plural(answer.bookings.length, "seat", "seats")} booked${total ? `, total ${total}` : ""}.`;
+}
+
+async function openBookings() {
+  showView("view-bookings", "My bookings");
+  const bookings = await all("my-bookings/?limit=100", { auth: true });
+  const titles = new Map((await movies()).map((m) => [m.id, m.title]));
+  const showsById = new Map();
+  for (const movieId of new Set(bookings.map((b) => b.movie_id).filter(Boolean))) {
+    for (const s of await shows(movieId)) showsById.set(s.id, s);
+  }
+  $("no-bookings").hidden = bookings.length > 0;
+  $("booking-table").hidden = !bookings.length;
+  $("booking-rows").replaceChildren(...bookings.map((b) => {
+    const s = showsById.get(b.show);
+    const when = s ? `${dateText(s.date_time)}, ${timeText(s.date_time)}, ${s.screen_name}` : `Show ${b.show}`;
+    const seat = seatName(b.seat_label, b.seat_number);
+    const status = el("td", { textContent: b.status });
+    const action = el("td");
+    if (b.status === "booked") {
+      const button = el("button", { type: "button", className: "secondary", textContent: "Cancel" });
+      button.setAttribute("aria-label", `Cancel ${seat}, ${titles.get(b.movie_id) || ""} ${when}`.replace(/ +/g, " "));
+      const error = el("span", { className: "error" });
+      button.addEventListener("click", async () => {
+        say(error, "");
+        try {
+          status.textContent = (await api("POST", `bookings/${b.id}/cancel/`, undefined, { auth: true })).status;
+          button.remove();
+        } catch (failure) {
+          say(error, failure);
+        }
+      });
+      action.append(button, error);
+    }
+    return el("tr", {}, el("td", { textContent: titles.get(b.movie_id) || "" }), el("td", { textContent: when }),
+      el("td", { textContent: [seat, b.category].filter(Boolean).join(", ") }),
+      el("td", { textContent: bookingPrice(b) }), status, action);
+  }));
+}
+
+route();

@@ -1,0 +1,133 @@
+// The seat map: the API's answer as rows of seats, drawn once as buttons and updated in place on
+// every poll, so that keyboard focus survives a refresh. Taken and held seats stay focusable
+// (aria-disabled, not disabled), so that every seat can be reached and named.
+
+const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const rowName = (i) => (i >= 26 ? LETTERS[Math.floor(i / 26) - 1] : "") + LETTERS[i % 26];
+const STATUS_TEXT = { available: "available", held: "held by another customer", taken: "taken", mine: "in your hold" };
+
+/** `minor` units of `currency` as text, e.g. 1450 EUR -> "€14.50" (the currency's own decimals). */
+export function money(minor, currency) {
+  const format = new Intl.NumberFormat(document.documentElement.lang, { style: "currency", currency });
+  return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
+}
+
+/**
+ * The map as {rows: [{label, seats: [{number, label, seat, category, status}]}], categories, currency}.
+ * Uses the API's `rows` and `categories` when it sends them; otherwise rows of 10-20 seats are made
+ * from the seat numbers (labels "A1", "B12", ...: row letter and seat number).
+ */
+export function normalise(map) {
+  const categories = map.categories || [];
+  let rows;
+  if (Array.isArray(map.rows)) {
+    rows = map.rows.map((row) => ({
+      label: row.label,
+      seats: row.seats.map((s) => ({ number: s.seat_number, label: s.label, category: s.category, status: s.status })),
+    }));
+  } else {
+    const status = new Map([...(map.taken || []).map((n) => [n, "taken"]), ...(map.held || []).map((n) => [n, "held"])]);
+    const perRow = map.total_seats <= 100 ? 10 : map.total_seats <= 240 ? 16 : 20;
+    rows = [];
+    for (let n = 1; n <= map.total_seats; n++) {
+      const r = Math.floor((n - 1) / perRow);
+      rows[r] = rows[r] || { label: rowName(r), seats: [] };
+      rows[r].seats.push({ number: n, label: `${rows[r].label}${n}`, category: null, status: status.get(n) || "available" });
+    }
+  }
+  for (const row of rows) {
+    for (const seat of row.seats) seat.seat = seat.label.startsWith(row.label) ? seat.label.slice(row.label.length) : seat.label;
+  }
+  return { rows, categories, currency: map.currency || (categories[0] && categories[0].currency) };
+}
+
+export class SeatMap {
+  /** `onPick(seat)` is called when a seat is pressed (by click, Enter or Space). */
+  constructor(container, onPick) {
+    this.container = container;
+    this.onPick = onPick;
+    this.buttons = new Map(); // seat number -> button
+    this.seats = new Map(); // seat number -> {label, row, seat, category, status}
+    this.shape = "";
+    container.addEventListener("click", (event) => {
+      const button = event.target.closest("button.seat");
+      if (button) this.onPick(this.seats.get(Number(button.dataset.number)));
+    });
+    container.addEventListener("keydown", (event) => this.arrowKeys(event));
+  }
+
+  /** The category's price as text, or "" when the API names no prices. */
+  price(category) {
+    const found = this.map.categories.find((c) => c.name === category);
+    return found ? money(found.price, found.currency || this.map.currency) : "";
+  }
+
+  categoryClass(category) {
+    const index = this.map.categories.findIndex((c) => c.name === category);
+    return index < 0 ? "cat-none" : `cat-${index % 6}`;
+  }
+
+  /** Draw (or update) the map; `selected` and `mine` are Sets of seat numbers. */
+  render(map, selected, mine) {
+    this.map = map;
+    const shape = map.rows.map((r) => `${r.label}:${r.seats.map((s) => s.number).join(",")}`).join("|");
+    if (shape !== this.shape) this.build(map, shape);
+    for (const row of map.rows) {
+      for (const seat of row.seats) {
+        const state = mine.has(seat.number) ? "mine" : seat.status;
+        const button = this.buttons.get(seat.number);
+        this.seats.set(seat.number, { ...seat, row: row.label, state });
+        const parts = [`Row ${row.label} seat ${seat.seat}`, seat.category, this.price(seat.category), STATUS_TEXT[state]];
+        button.setAttribute("aria-label", parts.filter(Boolean).join(", "));
+        button.className = `seat ${this.categoryClass(seat.category)} ${state}${seat.category === "accessible" ? " wheelchair" : ""}`;
+        button.setAttribute("aria-pressed", String(selected.has(seat.number)));
+        button.setAttribute("aria-disabled", String(state !== "available"));
+      }
+    }
+  }
+
+  build(map, shape) {
+    this.shape = shape;
+    this.buttons.clear();
+    this.container.replaceChildren(...map.rows.map((row, r) => {
+      const line = document.createElement("div");
+      line.className = "row";
+      line.setAttribute("role", "group");
+      line.setAttribute("aria-label", `Row ${row.label}`);
+      const label = () => Object.assign(document.createElement("span"), { className: "row-label", textContent: row.label });
+      line.append(label());
+      row.seats.forEach((seat, c) => {
+        const button = Object.assign(document.createElement("button"), { type: "button", textContent: seat.seat });
+        Object.assign(button.dataset, { number: seat.number, r, c });
+        this.buttons.set(seat.number, button);
+        line.append(button);
+      });
+      line.append(label());
+      line.firstChild.setAttribute("aria-hidden", "true");
+      line.lastChild.setAttribute("aria-hidden", "true");
+      return line;
+    }));
+  }
+
+  /** Arrow keys move between seats: left/right along the row, up/down to the nearest seat of the next row. */
+  arrowKeys(event) {
+    const steps = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }[event.key];
+    const from = event.target.closest("button.seat");
+    if (!steps || !from) return;
+    const rows = [...this.container.querySelectorAll(".row")];
+    const r = Number(from.dataset.r) + steps[0];
+    const seats = rows[r] && rows[r].querySelectorAll("button.seat");
+    if (!seats || !seats.length) return;
+    const c = Math.min(Math.max(Number(from.dataset.c) + steps[1], 0), seats.length - 1);
+    event.preventDefault();
+    seats[c].focus();
+  }
+
+  /** The seats' full names, e.g. "Row F seat 7". */
+  describe(numbers) {
+    return numbers.map((n) => {
+      const seat = this.seats.get(n);
+      return seat ? `Row ${seat.row} seat ${seat.seat}` : `seat ${n}`;
+    }).join(", ");
+  }
+}
