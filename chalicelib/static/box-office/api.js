@@ -60,7 +60,7 @@ export function refresh() {
     refreshing = send("POST", "token/refresh/", { refresh: session.refresh })
       .then((tokens) => keep(tokens, username))
       .catch((error) => {
-        if (error.status === 401) endSession("Your session has ended. Please log in again.");
+        if (error.status === 401) endSession(`${error.message} Please log in again.`);
         else if (session) setTimeout(() => refresh().catch(() => {}), 5000);
         throw error;
       })
@@ -107,7 +107,7 @@ export async function api(method, path, body, { auth = false } = {}) {
     try {
       return await send(method, path, body, session.access);
     } catch (again) {
-      if (again.status === 401) endSession("Your session has ended. Please log in again.");
+      if (again.status === 401) endSession(`${again.message} Please log in again.`);
       throw again;
     }
   }

@@ -64,7 +64,10 @@ async function route() {
   leaveShow();
   $("nav").hidden = !user();
   $("who").textContent = user() ? `Logged in as ${user()}` : "";
-  if (!user()) return showLogin("");
+  if (!user()) {
+    returnTo = location.hash || "#/movies";
+    return showLogin("");
+  }
   const [page, id, sub, subId] = location.hash.replace(/^#\/?/, "").split("/");
   try {
     if (page === "movies" && sub === "shows" && subId) await openShow(Number(id), Number(subId));
@@ -106,7 +109,8 @@ $("auth-form").addEventListener("submit", async (event) => {
     say($("login-reason"), "");
     go(returnTo);
   } catch (error) {
-    const field = error.body && fields[error.body.field] ? error.body.field : null;
+    const named = error.code === "UsernameTaken" ? "username" : error.body && error.body.field;
+    const field = fields[named] ? named : null;
     say($(`${field || "auth"}-error`), error);
     if (field) fields[field].setAttribute("aria-invalid", "true");
   }
