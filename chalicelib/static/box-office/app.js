@@ -3,56 +3,39 @@
 // the URL's hash (#/movies/1/shows/5), so the back button works and a stage prefix does not matter.
 
 import { all, api, login, logout, signup, user, whenSessionEnds } from "./api.js";
-import { SeatMap, money, normalise } from "./seatmap.js";
+import { SeatMap, el, money, normalise, seatName } from "./seatmap.js";
 
 const POLL_MS = 3000; // the seat map refreshes itself this often while the page is visible
+const AUTH = { auth: true };
 const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
-const dateText = (iso) => new Intl.DateTimeFormat("en", { weekday: "long", day: "numeric", month: "long" }).format(new Date(iso));
-const timeText = (iso) => new Intl.DateTimeFormat("en", { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
-const plural = (n, one, many) => (n === 1 ? one : many);
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+const dateText = (iso) => new Date(iso).toLocaleDateString("en", { weekday: "long", day: "numeric", month: "long" });
+const timeText = (iso) => new Date(iso).toLocaleTimeString("en", { hour: "numeric", minute: "2-digit" });
+const showText = (s) => `${dateText(s.date_time)}, ${timeText(s.date_time)}, ${s.screen_name}`;
+
+/** Show `error` (an ApiError, a text, or "" to clear) in `node`; a 429 or 503 also says how long to wait. */
+function say(node, error) {
+  const s = error && error.retryAfter;
+  const wait = s ? ` Try again in ${s < 90 ? plural(s, "second", "seconds") : plural(Math.ceil(s / 60), "minute", "minutes")}.` : "";
+  node.textContent = typeof error === "string" ? error : error.message + wait;
+}
 
 const cache = { movies: null, shows: new Map() };
-let show = null; // the show being looked at: {movie, info, map, selected, hold, poll, tick}
+const movies = async () => (cache.movies = cache.movies || (await all("movies/?limit=100")));
+const shows = async (id) => cache.shows.get(id) || cache.shows.set(id, await all(`movies/${id}/shows/?limit=100`)).get(id);
+
+let show = null; // the show being looked at: {id, movie, info, map, limit, selected, hold, poll, tick}
 let booked = null; // the last confirmation, for #/booked
 let returnTo = "#/movies";
 const seatMap = new SeatMap($("seat-map"), pick);
-
-// --- messages: every API error is shown as its Message next to what caused it ---------------
-
-function waitText(seconds) {
-  if (seconds < 90) return `${seconds} ${plural(seconds, "second", "seconds")}`;
-  const minutes = Math.ceil(seconds / 60);
-  return `${minutes} ${plural(minutes, "minute", "minutes")}`;
-}
-
-/** Show `error` (an ApiError, a text, or nothing to clear) in `node`; a 429 or 503 says how long to wait. */
-function say(node, error) {
-  if (!error || typeof error === "string") {
-    node.textContent = error || "";
-    return;
-  }
-  node.textContent = error.message + (error.retryAfter ? ` Try again in ${waitText(error.retryAfter)}.` : "");
-}
-
-function seatName(label, number) {
-  const parts = /^([A-Z]+)(\d+)$/.exec(label || "");
-  return parts ? `Row ${parts[1]} seat ${parts[2]}` : `Seat ${label || number}`;
-}
 
 // --- views and navigation --------------------------------------------------------------------
 
 function showView(id, title) {
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== id;
   document.title = `${title} — Box office`;
-  const view = $(id);
-  for (const error of view.querySelectorAll(":scope > .error")) say(error, "");
-  view.querySelector("h1").focus();
-  return view;
+  for (const error of $(id).querySelectorAll(":scope > .error")) say(error, "");
+  $(id).querySelector("h1").focus();
 }
 
 function go(hash) {
@@ -76,17 +59,15 @@ async function route() {
     else if (page === "booked" && booked) openBooked();
     else await openMovies();
   } catch (error) {
-    const view = document.querySelector("main > section:not([hidden])");
-    if (error.status !== 401 && view) say(view.querySelector(":scope > .error"), error);
+    const place = document.querySelector("main > section:not([hidden]) > .error");
+    if (error.status !== 401 && place) say(place, error);
   }
 }
 
 window.addEventListener("hashchange", route);
 whenSessionEnds((reason) => {
-  returnTo = location.hash || "#/movies";
-  leaveShow();
-  $("nav").hidden = true;
-  showLogin(reason);
+  route(); // to the login view (no user now), which brings the user back here afterwards
+  say($("login-reason"), reason);
 });
 
 // --- log in, sign up, log out ----------------------------------------------------------------
@@ -102,37 +83,24 @@ $("auth-form").addEventListener("submit", async (event) => {
   const fields = { username: $("username"), password: $("password") };
   for (const name of ["username", "password", "auth"]) say($(`${name}-error`), "");
   for (const input of Object.values(fields)) input.removeAttribute("aria-invalid");
-  const action = event.submitter && event.submitter.value === "signup" ? signup : login;
   try {
-    await action(fields.username.value.trim(), fields.password.value);
+    await (event.submitter && event.submitter.value === "signup" ? signup : login)(fields.username.value.trim(), fields.password.value);
     fields.password.value = "";
     say($("login-reason"), "");
     go(returnTo);
-  } catch (error) {
+  } catch (error) { // shown by the field at fault, if the answer names one
     const named = error.code === "UsernameTaken" ? "username" : error.body && error.body.field;
-    const field = fields[named] ? named : null;
-    say($(`${field || "auth"}-error`), error);
-    if (field) fields[field].setAttribute("aria-invalid", "true");
+    say($(`${fields[named] ? named : "auth"}-error`), error);
+    if (fields[named]) fields[named].setAttribute("aria-invalid", "true");
   }
 });
 
 $("logout").addEventListener("click", async () => {
   await logout();
-  returnTo = "#/movies";
-  go("#/movies");
+  go((returnTo = "#/movies"));
 });
 
 // --- movies and shows -------------------------------------------------------------------------
-
-async function movies() {
-  cache.movies = cache.movies || (await all("movies/?limit=100"));
-  return cache.movies;
-}
-
-async function shows(movieId) {
-  if (!cache.shows.has(movieId)) cache.shows.set(movieId, await all(`movies/${movieId}/shows/?limit=100`));
-  return cache.shows.get(movieId);
-}
 
 async function openMovies() {
   showView("view-movies", "Movies");
@@ -147,11 +115,9 @@ async function openMovie(movieId) {
   $("shows-title").textContent = movie ? `${movie.title}: shows` : "Shows";
   const byDay = new Map();
   for (const s of [...(await shows(movieId))].sort((a, b) => a.date_time.localeCompare(b.date_time))) {
-    const day = dateText(s.date_time);
-    byDay.set(day, [...(byDay.get(day) || []), s]);
+    byDay.set(dateText(s.date_time), [...(byDay.get(dateText(s.date_time)) || []), s]);
   }
-  $("show-days").replaceChildren(...[...byDay].map(([day, list]) => el("section", { className: "day" },
-    el("h2", { textContent: day }),
+  $("show-days").replaceChildren(...[...byDay].map(([day, list]) => el("section", {}, el("h2", { textContent: day }),
     el("ul", { className: "times" }, ...list.map((s) => el("li", {},
       el("a", { href: `#/movies/${movieId}/shows/${s.id}`, textContent: timeText(s.date_time) },
         el("span", { className: "meta", textContent: ` ${s.screen_name}, ${s.total_seats} seats` }))))))));
@@ -166,23 +132,19 @@ async function openShow(movieId, showId) {
   const info = (await shows(movieId)).find((s) => s.id === showId);
   $("back-to-shows").href = `#/movies/${movieId}`;
   $("show-title").textContent = movie ? `${movie.title}: choose seats` : "Choose seats";
-  $("show-meta").textContent = info ? `${dateText(info.date_time)}, ${timeText(info.date_time)} · ${info.screen_name}` : "";
+  $("show-meta").textContent = info ? showText(info) : "";
   for (const id of ["pick-note", "map-error", "hold-error", "best-error", "hold-action-error"]) say($(id), "");
-  show = { id: showId, movie, info, map: null, selected: new Set(), hold: null, poll: null, tick: null };
+  const current = (show = { id: showId, movie, info, selected: new Set(), hold: null });
   await refreshMap(true);
-  const mine = await api("GET", "my-holds/?limit=20", undefined, { auth: true });
-  const live = mine.find((h) => h.show === showId && h.status === "held");
-  if (show && show.id === showId) {
-    if (live) setHold(live, false);
-    else showHold();
-    show.poll = setInterval(() => document.visibilityState === "visible" && refreshMap(), POLL_MS);
-  }
+  const live = (await api("GET", "my-holds/?limit=20", undefined, AUTH)).find((h) => h.show === showId && h.status === "held");
+  if (show !== current) return;
+  if (live) setHold(live, false);
+  else showHold();
+  show.poll = setInterval(() => document.visibilityState === "visible" && refreshMap(), POLL_MS);
 }
 
 function leaveShow() {
-  if (!show) return;
-  clearInterval(show.poll);
-  clearInterval(show.tick);
+  if (show) [show.poll, show.tick].forEach(clearInterval);
   show = null;
 }
 
@@ -191,44 +153,38 @@ document.addEventListener("visibilitychange", () => document.visibilityState ===
 /** Fetch the seat map and redraw it; selected seats someone else took meanwhile leave the selection. */
 async function refreshMap(first = false) {
   const current = show;
-  let answer;
-  try {
-    answer = await api("GET", `shows/${current.id}/seats/`);
-  } catch (error) {
+  const answer = await api("GET", `shows/${current.id}/seats/`).catch((error) => {
     if (first) throw error;
-    return say($("map-error"), error);
-  }
-  if (show !== current) return;
+    say($("map-error"), error);
+  });
+  if (!answer || show !== current) return;
   say($("map-error"), "");
   show.map = normalise(answer);
   show.limit = answer.max_seats_per_customer || 10;
-  const status = new Map(show.map.rows.flatMap((row) => row.seats.map((seat) => [seat.number, seat.status])));
-  const lost = [...show.selected].filter((n) => status.get(n) !== "available");
+  const free = new Set(show.map.rows.flatMap((row) => row.seats.filter((s) => s.status === "available").map((s) => s.number)));
+  const lost = [...show.selected].filter((n) => !free.has(n));
   if (lost.length) {
     lost.forEach((n) => show.selected.delete(n));
-    say($("hold-error"), `${seatMap.describe(lost)} ${plural(lost.length, "was", "were")} just taken by someone else.`);
+    say($("hold-error"), `${seatMap.describe(lost)} ${lost.length === 1 ? "was" : "were"} just taken by someone else.`);
   }
   draw();
 }
 
 function draw() {
-  const mine = new Set(show.hold ? show.hold.seat_numbers : []);
-  seatMap.render(show.map, show.selected, mine);
+  seatMap.render(show.map, show.selected, new Set(show.hold ? show.hold.seat_numbers : []));
   const { categories, currency } = show.map;
   $("prices").replaceChildren(...categories.map((c, i) => el("li", {},
-    el("span", { className: `seat sample available cat-${i % 6}` }), ` ${c.name}: ${money(c.price, c.currency || currency)}`)));
-  for (const sample of $("prices").querySelectorAll(".seat")) sample.setAttribute("aria-hidden", "true");
+    el("span", { className: `seat sample available cat-${i % 6}`, "aria-hidden": "true" }),
+    ` ${c.name}: ${money(c.price, c.currency || currency)}`)));
   $("legend-wheelchair").hidden = !categories.some((c) => c.name === "accessible");
-  const names = [...$("best-category").options].slice(1).map((o) => o.value).join();
-  if (names !== categories.map((c) => c.name).join()) {
+  if ($("best-category").options.length !== categories.length + 1) {
     $("best-category").replaceChildren(el("option", { value: "", textContent: "any" }),
       ...categories.map((c) => el("option", { value: c.name, textContent: c.name })));
   }
   const chosen = [...show.selected].sort((a, b) => a - b);
   const total = priceOf(chosen.map((n) => seatMap.seats.get(n).category));
   $("selection").textContent = chosen.length
-    ? `Selected: ${seatMap.describe(chosen)}${total ? ` (total ${total})` : ""}.`
-    : "No seats selected: press seats on the map.";
+    ? `Selected: ${seatMap.describe(chosen)}${total ? ` (total ${total})` : ""}.` : "No seats selected: press seats on the map.";
   $("hold-selected").disabled = !chosen.length;
 }
 
@@ -241,10 +197,10 @@ function priceOf(categoryNames) {
 
 function pick(seat) {
   say($("pick-note"), "");
-  const name = `Row ${seat.row} seat ${seat.seat}`;
   if (show.hold) return say($("pick-note"), "You have seats on hold: confirm or release them to choose others.");
   if (seat.state !== "available") {
-    return say($("pick-note"), `${name} is ${seat.state === "held" ? "held by another customer" : "taken"}: choose an available seat.`);
+    const why = seat.state === "held" ? "held by another customer" : "taken";
+    return say($("pick-note"), `${seatMap.describe([seat.number])} is ${why}: choose an available seat.`);
   }
   if (show.selected.has(seat.number)) show.selected.delete(seat.number);
   else if (show.selected.size >= show.limit) return say($("pick-note"), `At most ${show.limit} seats per customer.`);
@@ -254,22 +210,19 @@ function pick(seat) {
 
 // --- holding, extending, confirming -------------------------------------------------------------
 
-$("hold-selected").addEventListener("click", () => {
-  makeHold({ seat_numbers: [...show.selected].sort((a, b) => a - b) }, $("hold-error"));
-});
+$("hold-selected").addEventListener("click", () => makeHold({ seat_numbers: [...show.selected].sort((a, b) => a - b) }, $("hold-error")));
 
 $("best-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const body = { quantity: Number($("best-quantity").value) };
-  if ($("best-category").value) body.category = $("best-category").value;
-  makeHold(body, $("best-error"));
+  const category = $("best-category").value;
+  makeHold({ quantity: Number($("best-quantity").value), ...(category && { category }) }, $("best-error"));
 });
 
 async function makeHold(body, errorNode) {
   for (const id of ["hold-error", "best-error", "pick-note"]) say($(id), "");
   const current = show;
   try {
-    const hold = await api("POST", `shows/${current.id}/holds/`, body, { auth: true });
+    const hold = await api("POST", `shows/${current.id}/holds/`, body, AUTH);
     if (show !== current) return;
     show.selected.clear();
     setHold(hold, true);
@@ -277,11 +230,10 @@ async function makeHold(body, errorNode) {
     if (show !== current) return;
     say(errorNode, error);
     const taken = (error.body && error.body.taken) || [];
-    if (taken.length) {
-      // Taken in the meantime: draw them as taken now, say which, and let the poll tell held from booked.
-      for (const row of show.map.rows) for (const seat of row.seats) if (taken.includes(seat.number)) seat.status = "taken";
+    if (taken.length) { // taken meanwhile: drawn as taken at once, named; the next poll tells held from booked
+      show.map.rows.forEach((row) => row.seats.forEach((s) => taken.includes(s.number) && (s.status = "taken")));
       taken.forEach((n) => show.selected.delete(n));
-      errorNode.textContent += ` ${seatMap.describe(taken)} ${plural(taken.length, "is", "are")} no longer available: choose another seat.`;
+      errorNode.textContent += ` ${seatMap.describe(taken)} ${taken.length === 1 ? "is" : "are"} no longer available: choose another seat.`;
       draw();
     }
     refreshMap();
@@ -295,16 +247,14 @@ function setHold(hold, focus) {
   tick();
   draw();
   showHold();
-  const seats = hold.seats || hold.seat_numbers.map((n) => ({ seat_number: n, ...seatMap.seats.get(n) }));
-  $("hold-seats").replaceChildren(...seats.map((s) => {
-    const price = s.price !== undefined ? money(s.price, hold.currency || show.map.currency) : seatMap.price(s.category);
-    return el("li", { textContent: [seatMap.describe([s.seat_number]), s.category, price].filter(Boolean).join(", ") });
-  }));
+  const seats = hold.seats || hold.seat_numbers.map((n) => ({ seat_number: n, category: seatMap.seats.get(n).category }));
+  $("hold-seats").replaceChildren(...seats.map((s) => el("li", { textContent: [seatMap.describe([s.seat_number]), s.category,
+    s.price !== undefined ? money(s.price, hold.currency) : seatMap.price(s.category)].filter(Boolean).join(", ") })));
   const total = hold.total_price !== undefined ? money(hold.total_price, hold.currency) : priceOf(seats.map((s) => s.category));
   $("hold-total").textContent = total ? `Total: ${total}` : "";
   $("hold-until").textContent = timeText(hold.expires_at);
   $("extend").hidden = !(hold.extensions_left > 0);
-  $("extend").textContent = `Extend hold (${hold.extensions_left} ${plural(hold.extensions_left, "extension", "extensions")} left)`;
+  $("extend").textContent = `Extend hold (${plural(hold.extensions_left, "extension", "extensions")} left)`;
   if (focus) $("hold-heading").focus();
 }
 
@@ -332,7 +282,7 @@ async function holdAction(action, then) {
   say($("hold-action-error"), "");
   const current = show;
   try {
-    const answer = await api("POST", `holds/${current.hold.id}/${action}/`, undefined, { auth: true });
+    const answer = await api("POST", `holds/${current.hold.id}/${action}/`, undefined, AUTH);
     if (show === current) then(answer);
   } catch (error) {
     if (show !== current) return;
@@ -352,25 +302,21 @@ $("confirm").addEventListener("click", () => holdAction("confirm", (answer) => {
 
 // --- the bookings -------------------------------------------------------------------------------
 
-function bookingPrice(booking, currency) {
-  return booking.price !== undefined ? money(booking.price, booking.currency || currency) : "";
-}
+const bookingPrice = (b, currency) => (b.price !== undefined ? money(b.price, b.currency || currency) : "");
 
 function openBooked() {
   showView("view-booked", "Booked");
   const { answer, names, movie, info, currency } = booked;
-  $("booked-show").textContent = [movie && movie.title, info && `${dateText(info.date_time)}, ${timeText(info.date_time)}`,
-    info && info.screen_name].filter(Boolean).join(" · ");
+  $("booked-show").textContent = [movie && movie.title, info && showText(info)].filter(Boolean).join(" · ");
   $("booked-list").replaceChildren(...answer.bookings.map((b) => el("li", {
-    textContent: [b.seat_label ? seatName(b.seat_label) : names.get(b.seat_number), b.category, bookingPrice(b, currency)].filter(Boolean).join(", "),
-  })));
-  const total = answer.total_price !== undefined ? money(answer.total_price, answer.currency || currency) : "";
-  $("booked-total").textContent = `${answer.bookings.length} ${plural(answer.bookings.length, "seat", "seats")} booked${total ? `, total ${total}` : ""}.`;
+    textContent: [names.get(b.seat_number), b.category, bookingPrice(b, currency)].filter(Boolean).join(", ") })));
+  const total = answer.total_price !== undefined ? `, total ${money(answer.total_price, answer.currency || currency)}` : "";
+  $("booked-total").textContent = `${plural(answer.bookings.length, "seat", "seats")} booked${total}.`;
 }
 
 async function openBookings() {
   showView("view-bookings", "My bookings");
-  const bookings = await all("my-bookings/?limit=100", { auth: true });
+  const bookings = await all("my-bookings/?limit=100", AUTH);
   const titles = new Map((await movies()).map((m) => [m.id, m.title]));
   const showsById = new Map();
   for (const movieId of new Set(bookings.map((b) => b.movie_id).filter(Boolean))) {
@@ -379,29 +325,23 @@ async function openBookings() {
   $("no-bookings").hidden = bookings.length > 0;
   $("booking-table").hidden = !bookings.length;
   $("booking-rows").replaceChildren(...bookings.map((b) => {
-    const s = showsById.get(b.show);
-    const when = s ? `${dateText(s.date_time)}, ${timeText(s.date_time)}, ${s.screen_name}` : `Show ${b.show}`;
+    const when = showsById.has(b.show) ? showText(showsById.get(b.show)) : `Show ${b.show}`;
     const seat = seatName(b.seat_label, b.seat_number);
     const status = el("td", { textContent: b.status });
     const action = el("td");
     if (b.status === "booked") {
-      const button = el("button", { type: "button", className: "secondary", textContent: "Cancel" });
-      button.setAttribute("aria-label", `Cancel ${seat}, ${titles.get(b.movie_id) || ""} ${when}`.replace(/ +/g, " "));
+      const button = el("button", { type: "button", className: "secondary", textContent: "Cancel",
+        "aria-label": `Cancel ${seat}, ${[titles.get(b.movie_id), when].filter(Boolean).join(", ")}` });
       const error = el("span", { className: "error" });
-      button.addEventListener("click", async () => {
-        say(error, "");
-        try {
-          status.textContent = (await api("POST", `bookings/${b.id}/cancel/`, undefined, { auth: true })).status;
-          button.remove();
-        } catch (failure) {
-          say(error, failure);
-        }
-      });
+      button.addEventListener("click", () => api("POST", `bookings/${b.id}/cancel/`, undefined, AUTH).then((answer) => {
+        status.textContent = answer.status;
+        button.remove();
+      }, (failure) => say(error, failure)));
       action.append(button, error);
     }
     return el("tr", {}, el("td", { textContent: titles.get(b.movie_id) || "" }), el("td", { textContent: when }),
-      el("td", { textContent: [seat, b.category].filter(Boolean).join(", ") }),
-      el("td", { textContent: bookingPrice(b) }), status, action);
+      el("td", { textContent: [seat, b.category].filter(Boolean).join(", ") }), el("td", { textContent: bookingPrice(b) }),
+      status, action);
   }));
 }
 

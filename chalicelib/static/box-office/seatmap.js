@@ -2,9 +2,25 @@
 // every poll, so that keyboard focus survives a refresh. Taken and held seats stay focusable
 // (aria-disabled, not disabled), so that every seat can be reached and named.
 
-const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-const rowName = (i) => (i >= 26 ? LETTERS[Math.floor(i / 26) - 1] : "") + LETTERS[i % 26];
+const rowName = (i) => (i >= 26 ? rowName(Math.floor(i / 26) - 1) : "") + String.fromCharCode(65 + (i % 26)); // A..Z, AA..
 const STATUS_TEXT = { available: "available", held: "held by another customer", taken: "taken", mine: "in your hold" };
+
+/** A new element: `props` are its properties, except "aria-*" and "role", which are attributes. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key.startsWith("aria-") || key === "role") node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  node.append(...children);
+  return node;
+}
+
+/** "Row F seat 7" for label "F7" (row letters, then the place in the row); else "Seat <label or number>". */
+export function seatName(label, number) {
+  const parts = /^([A-Z]+)(\d+)$/.exec(label || "");
+  return parts ? `Row ${parts[1]} seat ${parts[2]}` : `Seat ${label || number}`;
+}
 
 /** `minor` units of `currency` as text, e.g. 1450 EUR -> "€14.50" (the currency's own decimals). */
 export function money(minor, currency) {
@@ -14,8 +30,8 @@ export function money(minor, currency) {
 
 /**
  * The map as {rows: [{label, seats: [{number, label, seat, category, status}]}], categories, currency}.
- * Uses the API's `rows` and `categories` when it sends them; otherwise rows of 10-20 seats are made
- * from the seat numbers (labels "A1", "B12", ...: row letter and seat number).
+ * Uses the API's `rows` and `categories` when it sends them; otherwise makes rows of 10 seats from
+ * the seat numbers (labels "A1", "B12": row letter and seat number).
  */
 export function normalise(map) {
   const categories = map.categories || [];
@@ -27,10 +43,9 @@ export function normalise(map) {
     }));
   } else {
     const status = new Map([...(map.taken || []).map((n) => [n, "taken"]), ...(map.held || []).map((n) => [n, "held"])]);
-    const perRow = map.total_seats <= 100 ? 10 : map.total_seats <= 240 ? 16 : 20;
     rows = [];
     for (let n = 1; n <= map.total_seats; n++) {
-      const r = Math.floor((n - 1) / perRow);
+      const r = Math.floor((n - 1) / 10);
       rows[r] = rows[r] || { label: rowName(r), seats: [] };
       rows[r].seats.push({ number: n, label: `${rows[r].label}${n}`, category: null, status: status.get(n) || "available" });
     }
@@ -62,11 +77,6 @@ export class SeatMap {
     return found ? money(found.price, found.currency || this.map.currency) : "";
   }
 
-  categoryClass(category) {
-    const index = this.map.categories.findIndex((c) => c.name === category);
-    return index < 0 ? "cat-none" : `cat-${index % 6}`;
-  }
-
   /** Draw (or update) the map; `selected` and `mine` are Sets of seat numbers. */
   render(map, selected, mine) {
     this.map = map;
@@ -79,55 +89,41 @@ export class SeatMap {
         this.seats.set(seat.number, { ...seat, row: row.label, state });
         const parts = [`Row ${row.label} seat ${seat.seat}`, seat.category, this.price(seat.category), STATUS_TEXT[state]];
         button.setAttribute("aria-label", parts.filter(Boolean).join(", "));
-        button.className = `seat ${this.categoryClass(seat.category)} ${state}${seat.category === "accessible" ? " wheelchair" : ""}`;
+        const colour = this.map.categories.findIndex((c) => c.name === seat.category);
+        button.className = `seat ${colour < 0 ? "cat-none" : `cat-${colour % 6}`} ${state}${seat.category === "accessible" ? " wheelchair" : ""}`;
         button.setAttribute("aria-pressed", String(selected.has(seat.number)));
         button.setAttribute("aria-disabled", String(state !== "available"));
       }
     }
   }
 
+  /** One group per row, named "Row F", its label at both ends (hidden: the group is named). */
   build(map, shape) {
     this.shape = shape;
     this.buttons.clear();
-    this.container.replaceChildren(...map.rows.map((row, r) => {
-      const line = document.createElement("div");
-      line.className = "row";
-      line.setAttribute("role", "group");
-      line.setAttribute("aria-label", `Row ${row.label}`);
-      const label = () => Object.assign(document.createElement("span"), { className: "row-label", textContent: row.label });
-      line.append(label());
-      row.seats.forEach((seat, c) => {
-        const button = Object.assign(document.createElement("button"), { type: "button", textContent: seat.seat });
+    const label = (row) => el("span", { className: "row-label", textContent: row.label, "aria-hidden": "true" });
+    this.container.replaceChildren(...map.rows.map((row, r) => el("div", { className: "row", role: "group", "aria-label": `Row ${row.label}` },
+      label(row), ...row.seats.map((seat, c) => {
+        const button = el("button", { type: "button", textContent: seat.seat });
         Object.assign(button.dataset, { number: seat.number, r, c });
         this.buttons.set(seat.number, button);
-        line.append(button);
-      });
-      line.append(label());
-      line.firstChild.setAttribute("aria-hidden", "true");
-      line.lastChild.setAttribute("aria-hidden", "true");
-      return line;
-    }));
+        return button;
+      }), label(row))));
   }
 
   /** Arrow keys move between seats: left/right along the row, up/down to the nearest seat of the next row. */
   arrowKeys(event) {
-    const steps = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }[event.key];
+    const [dr, dc] = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }[event.key] || [];
     const from = event.target.closest("button.seat");
-    if (!steps || !from) return;
-    const rows = [...this.container.querySelectorAll(".row")];
-    const r = Number(from.dataset.r) + steps[0];
-    const seats = rows[r] && rows[r].querySelectorAll("button.seat");
-    if (!seats || !seats.length) return;
-    const c = Math.min(Math.max(Number(from.dataset.c) + steps[1], 0), seats.length - 1);
+    const row = from && dr !== undefined && this.container.querySelectorAll(".row")[Number(from.dataset.r) + dr];
+    if (!row) return;
+    const seats = row.querySelectorAll("button.seat");
     event.preventDefault();
-    seats[c].focus();
+    seats[Math.min(Math.max(Number(from.dataset.c) + dc, 0), seats.length - 1)].focus();
   }
 
-  /** The seats' full names, e.g. "Row F seat 7". */
+  /** The seats' names, e.g. "Row F seat 7, Row F seat 8". */
   describe(numbers) {
-    return numbers.map((n) => {
-      const seat = this.seats.get(n);
-      return seat ? `Row ${seat.row} seat ${seat.seat}` : `seat ${n}`;
-    }).join(", ");
+    return numbers.map((n) => seatName(this.seats.has(n) && this.seats.get(n).label, n)).join(", ");
   }
 }
