@@ -154,7 +154,9 @@ def test_admin_creates_a_show_that_is_listed_and_bookable(api, demo, admin_token
     assert response.status_code == 201
     show = response.data
     assert show == {"id": 11, "movie_id": 2, "screen_name": "Screen 9", "date_time": "2031-03-01T18:30:00Z",
-                    "total_seats": 50, "max_seats_per_customer": 10}
+                    "total_seats": 50, "max_seats_per_customer": 10, "no_single_seat_gaps": False,
+                    "layout": [{"label": label, "seats": 10, "category": "standard"} for label in "ABCDE"],
+                    "categories": {"standard": {"price": 950}}, "currency": "EUR"}
     assert show in api.get("/movies/2/shows").data
     assert api.post("/shows/11/book", {"seat_number": 50}, token=api.token_for("alice")).status_code == 201
 
