@@ -57,8 +57,7 @@ def _seating(fields: dict, current: dict = None) -> dict:
         rows = rows["rows"]
     current = current or {}
     if rows is None and current.get("layout") and "total_seats" in fields:
-        raise ValidationError("This show has a seating plan: send a new layout to change its seats.",
-                              field="total_seats")
+        rows = layout.resized(current["layout"], fields["total_seats"])  # seats off or onto the back rows
     if rows is None and categories is None and currency is None:
         return {}
     categories = categories or current.get("categories") or layout.default_categories()

@@ -100,7 +100,7 @@ class _LostRace(Exception):
     """The picked seats were taken between the pick and the write."""
 
 
-PICK_ATTEMPTS = 5
+PICK_ATTEMPTS = 12  # each lost race to another party picking at the same moment costs one more pick
 
 
 def _best_available(caller: str, show_id: int, request: dict, idempotency_key: str) -> Outcome:

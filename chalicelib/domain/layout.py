@@ -89,6 +89,32 @@ def default_categories() -> dict:
     return {DEFAULT_CATEGORY: {"price": DEFAULT_PRICE}}
 
 
+def resized(layout: Sequence[Mapping], total_seats: int) -> list:
+    """The layout with ``total_seats`` seats, for a change of total_seats alone: seats are taken off
+    the back rows, or added behind them as new rows as wide as the last row, of its last seat's
+    category."""
+    rows = [{"label": row["label"], "seats": list(row["seats"]) if isinstance(row["seats"], list)
+             else [row.get("category", DEFAULT_CATEGORY)] * row["seats"]} for row in layout]
+    count = sum(len(row["seats"]) for row in rows)
+    while count > total_seats:
+        cut = min(count - total_seats, len(rows[-1]["seats"]))
+        del rows[-1]["seats"][len(rows[-1]["seats"]) - cut:]
+        count -= cut
+        if not rows[-1]["seats"]:
+            rows.pop()
+    width, category = len(rows[-1]["seats"]), rows[-1]["seats"][-1]
+    used, index = {row["label"] for row in rows}, len(rows)
+    while count < total_seats:
+        while row_label(index) in used:
+            index += 1
+        seats = min(width, total_seats - count)
+        rows.append({"label": row_label(index), "seats": [category] * seats})
+        used.add(row_label(index))
+        count += seats
+    return [{"label": row["label"], "seats": len(row["seats"]), "category": row["seats"][0]}
+            if len(set(row["seats"])) == 1 else row for row in rows]
+
+
 def plan(layout: Sequence[Mapping], categories: Mapping, currency: str) -> Plan:
     """The checked plan of a layout: ValidationError naming the problem if it is not a valid one."""
     if not layout:

@@ -158,3 +158,14 @@ def test_a_split_pick_never_overlaps_busy_seats_nor_leaves_a_single_seat(case):
     if picked is not None:
         assert len(picked) == size and len(set(picked)) == size and not set(picked) & busy
         assert picking.single_seat_left(plan, busy, picked) is None
+
+
+@given(rows_strategy, st.integers(min_value=1, max_value=200))
+def test_resizing_keeps_the_front_seats_as_they_were_and_has_exactly_the_seats_asked_for(rows, total):
+    before = plan_of(*rows)
+    original = [{"label": label, "seats": [s.category for s in seats]} for label, seats in before.rows]
+    after = layout.plan(layout.resized(original, total), CATEGORIES, "EUR")
+    assert after.total_seats == total
+    kept = min(total, before.total_seats)
+    assert [(s.label, s.category) for _, seats in after.rows for s in seats][:kept] == \
+        [(s.label, s.category) for _, seats in before.rows for s in seats][:kept]
