@@ -6,6 +6,7 @@ conditional, so nothing is ever silently overwritten.
 """
 from chalicelib import bookings, catalog, keys, validation
 from chalicelib.db import ConditionFailed, Transaction, counters, movies as movie_items, shows as show_items
+from chalicelib.domain import layout
 from chalicelib.errors import Conflict, HasActiveBookings, NotFound, ServiceUnavailable, ValidationError
 
 MOVIE_COUNTER, SHOW_COUNTER = "MOVIE", "SHOW"
@@ -28,13 +29,50 @@ def movie_fields(body: dict, partial: bool = False) -> dict:
     return _known(body, validation.MOVIE["properties"])
 
 
-def show_fields(body: dict, partial: bool = False) -> dict:
-    """Show fields (screen_name, date_time -> aware datetime ``starts``, total_seats), checked."""
+def show_fields(body: dict, partial: bool = False, current: dict = None) -> dict:
+    """Show fields, checked: screen_name, date_time (-> aware datetime ``starts``), total_seats,
+    max_seats_per_customer, no_single_seat_gaps, and the seating plan (layout, categories,
+    currency), from which total_seats follows. ``current`` is the stored show, for a change."""
     validation.validate("show_patch" if partial else "show", body)
     fields = _known(body, validation.SHOW["properties"])
     if "date_time" in fields:
         fields["starts"] = catalog.parse_datetime(fields.pop("date_time"))
+    fields.update(_seating(fields, current))
+    if not partial and "total_seats" not in fields:
+        raise ValidationError("total_seats or a layout is required.", field="total_seats")
     return fields
+
+
+def _seating(fields: dict, current: dict = None) -> dict:
+    """The checked seating plan from ``layout`` (rows, or ``{"rows", "categories", "currency"}``),
+    ``categories`` and ``currency`` (each taken out of ``fields``), with total_seats following it."""
+    rows, categories, currency = (fields.pop(name, None) for name in ("layout", "categories", "currency"))
+    if isinstance(rows, dict):
+        for name, inner in (("categories", rows.get("categories")), ("currency", rows.get("currency"))):
+            given = categories if name == "categories" else currency
+            if inner is not None and given is not None and inner != given:
+                raise ValidationError(f"{name} is given twice, differently (in layout and beside it).", field=name)
+        categories = categories if categories is not None else rows.get("categories")
+        currency = currency or rows.get("currency")
+        rows = rows["rows"]
+    current = current or {}
+    if rows is None and current.get("layout") and "total_seats" in fields:
+        rows = layout.resized(current["layout"], fields["total_seats"])  # seats off or onto the back rows
+    if rows is None and categories is None and currency is None:
+        return {}
+    categories = categories or current.get("categories") or layout.default_categories()
+    currency = currency or current.get("currency") or layout.DEFAULT_CURRENCY
+    if rows is None:  # new prices or currency for the rows the show has
+        total = fields.get("total_seats", current.get("total_seats"))
+        rows = current.get("layout") or layout.default_layout(total or 0)
+        plan = layout.plan(rows, categories, currency)
+        return {"categories": categories, "currency": currency,
+                **({"layout": rows} if current.get("layout") else {"total_seats": plan.total_seats})}
+    plan = layout.plan(rows, categories, currency)
+    if "total_seats" in fields and fields["total_seats"] != plan.total_seats:
+        raise ValidationError(f"total_seats follows from the layout ({plan.total_seats} seats); "
+                              f"leave it out or make it {plan.total_seats}.", field="total_seats")
+    return {"layout": rows, "categories": categories, "currency": currency, "total_seats": plan.total_seats}
 
 
 def _known(body: dict, properties: dict) -> dict:
@@ -120,7 +158,8 @@ def create_show(movie_id: int, body: dict) -> dict:
     catalog.get_movie(movie_id)
     for _ in range(ALLOCATION_ATTEMPTS):
         show = catalog.show_record(next_id(SHOW_COUNTER), movie_id, fields["screen_name"], fields["starts"],
-                                   fields["total_seats"], fields.get("max_seats_per_customer"))
+                                   fields["total_seats"], fields.get("max_seats_per_customer"),
+                                   **{name: fields.get(name) for name in catalog.SEATING_FIELDS})
         tx = Transaction()
         movie_items.exists_part(tx, "movie", movie_id)
         show_items.put_part(tx, "show", show)
@@ -139,11 +178,13 @@ def update_show(show_id: int, body: dict) -> dict:
     transaction, so once the smaller number is stored no seat beyond it can be taken, and any seat
     taken before is seen by the second Query (then the old number is put back and 409 answered).
     """
-    fields = show_fields(body, partial=True)
+    seating_change = any(name in body for name in ("layout", "categories", "currency", "total_seats"))
+    current = catalog.get_show(show_id) if seating_change else None
+    fields = show_fields(body, partial=True, current=current)
     shrinking_from = None
     if "total_seats" in fields:
         _refuse_below_booked(show_id, fields["total_seats"])
-        shrinking_from = catalog.get_show(show_id)["total_seats"]
+        shrinking_from = current["total_seats"]
     values = {k: v for k, v in fields.items() if k != "starts"}
     if "starts" in fields:
         starts = fields["starts"]
@@ -153,7 +194,11 @@ def update_show(show_id: int, body: dict) -> dict:
         try:
             _refuse_below_booked(show_id, fields["total_seats"])
         except TotalSeatsBelowBookedSeat:
-            _updated_show(show_id, {"total_seats": shrinking_from})
+            # Put the seats back as they were (a show without a stored layout had the default one).
+            _updated_show(show_id, {"total_seats": current["total_seats"],
+                                    "layout": current.get("layout") or layout.default_layout(current["total_seats"]),
+                                    "categories": current.get("categories") or layout.default_categories(),
+                                    "currency": current.get("currency") or layout.DEFAULT_CURRENCY})
             raise
     return catalog.show_settings_view(show)
 
@@ -169,7 +214,7 @@ def _refuse_below_booked(show_id: int, total_seats: int) -> None:
     highest = bookings.highest_booked_seat(show_id)
     if total_seats < highest:
         raise TotalSeatsBelowBookedSeat(
-            f"Seat {highest} of show {show_id} is booked; total_seats cannot be less than {highest}.",
+            f"Seat {highest} of show {show_id} is booked or held; the show cannot have fewer than {highest} seats.",
             highest_booked_seat=highest)
 
 

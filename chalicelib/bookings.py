@@ -7,21 +7,16 @@ import logging
 import re
 import uuid
 
-from chalicelib import clock, idempotency, pagination, validation
+from chalicelib import clock, idempotency, pagination, seat_writes, validation
 from chalicelib.db import Transaction, bookings as booking_items, claims, shows as show_items
-from chalicelib.domain import caps, seats as rules
+from chalicelib.domain import layout, seats as rules
 from chalicelib.domain.seats import BOOKED, CANCELLED, Refusal
-from chalicelib.errors import (
-    AlreadyCancelled, Conflict, NotFound, SeatAlreadyYours, SeatTaken, ServiceUnavailable, ShowStarted,
-    ValidationError)
+from chalicelib.errors import AlreadyCancelled, NotFound
 from chalicelib.idempotency import Outcome
 
 log = logging.getLogger(__name__)
 
 BOOKING_ID_PATTERN = re.compile(r"[0-9a-f]{27}\Z")
-SHOW_PART, CLAIMS_PART = "show", "claims"
-WRITE_ATTEMPTS = 12  # a refused claim or a changed show is re-read and written again; racing writes of
-                     # one customer (10 parallel tabs) each lose at most once to every other
 
 
 def booking_view(item: dict) -> dict:
@@ -32,7 +27,8 @@ def booking_view(item: dict) -> dict:
         "status": item["status"],
         "created_at": item["created_at"],
     }
-    for optional in ("movie_id", "group_id", "hold_id", "cancelled_at"):
+    for optional in ("movie_id", "seat_label", "category", "price", "currency", "group_id", "hold_id",
+                     "cancelled_at"):
         if item.get(optional) is not None:
             view[optional] = item[optional]
     return view
@@ -47,135 +43,55 @@ def parse_seats(body: dict) -> tuple[list, bool]:
     return [body["seat_number"]], False
 
 
-def bookable_show(show_id: int, seats: list, field_name: str, now: float) -> dict:
-    """The show, checked: the seats exist and it has not started.
-
-    A recent copy (this process's cache) is enough to go ahead, since the transaction re-checks
-    it; a refusal is only given after reading the show again, so an admin's change is never missed.
-    """
-    show = show_items.get_recent(show_id)
-    if show is not None:
-        try:
-            rules.check_bookable(show, seats, now, field_name)
-            return show
-        except (ValidationError, ShowStarted):
-            show_items.forget(show_id)
-        show = show_items.get(show_id, consistent=True)
-    if show is None:
-        raise NotFound(f"No show with id {show_id}.")
-    rules.check_bookable(show, seats, now, field_name)
-    return show
-
-
-def reread_show(show_id: int, seats: list, now: float) -> dict:
-    """The transaction found the show changed since it was read: read it again, or say why not."""
-    show_items.forget(show_id)
-    show = show_items.get(show_id, consistent=True)
-    if show is None:
-        raise NotFound(f"No show with id {show_id}.")
-    rules.check_not_started(show["starts_at"], now)
-    if max(seats) > show["total_seats"]:
-        raise Conflict(f"Show {show_id} was resized while booking; it now has {show['total_seats']} seats.")
-    return show
-
-
-def seat_limit(show: dict) -> int:
-    return show.get("max_seats_per_customer", caps.DEFAULT_LIMIT)
-
-
-def add_claim_part(tx, caller: str, show: dict, seats: int, now: float, claims_read, hold: tuple = None):
-    """The per-customer cap inside the write: a blind conditional claim, or (after a refusal) a
-    rewrite of the record that was read."""
-    if claims_read is None:
-        claims.claim_part(tx, CLAIMS_PART, caller, show["id"], seats, seat_limit(show), now, hold=hold)
-    else:
-        hold_id, until = hold if hold else (None, None)
-        record = caps.after_read(claims_read, now, booked_delta=0 if hold else seats,
-                                 add_hold=(hold_id, seats, until) if hold else None)
-        claims.rewrite_part(tx, CLAIMS_PART, caller, show["id"], claims_read, record)
-
-
-def read_claims_or_refuse(caller: str, show: dict, seats: int, now: float) -> dict:
-    """After a blind claim was refused: the exact count decides (SeatLimitReached, or the record)."""
-    read = claims.get(caller, show["id"])
-    caps.check_room(read, seats, seat_limit(show), now)
-    return read
-
-
 def book(caller: str, show_id: int, body: dict, idempotency_key: str = None) -> Outcome:
     """Take one seat or a group of them, all or none: a warm booking is one TransactWriteItems.
 
-    The seat lock's condition (free, or a lapsed hold) is what prevents double booking; the claims
-    part keeps the per-customer cap. The show is read from this process's short-lived cache; the
-    transaction re-checks it. Seats the caller has already booked are returned as they are (a
-    single seat with 200; in a group, the others are booked and the whole group answered).
+    Seats the caller has already booked are returned as they are (a single seat with 200; in a
+    group the others are booked and the whole group answered with 201).
     """
     seats, is_group = parse_seats(body)
-    field_name = "seat_numbers" if is_group else "seat_number"
     digest = idempotency.fingerprint("book", show_id, sorted(seats) if is_group else seats[0])
-    now = clock.now()
-    show = bookable_show(show_id, seats, field_name, now)
-    caps.check_room({}, len(seats), seat_limit(show), now)
     group_id = rules.new_group_id() if is_group else None
-    mine, claims_read, wanted = [], None, list(seats)
-    for _ in range(WRITE_ATTEMPTS):
-        if not wanted:
-            return _already_booked(caller, mine, is_group, idempotency_key, digest)
+    mine = []  # views of seats found already booked by the caller
+
+    def build(tx, show, wanted, now) -> seat_writes.Attempt:
+        plan = layout.plan_of_show(show)
+        currency = plan.currency
         bookings = [{
-            "id": rules.new_booking_id(now), "show": show["id"], "movie_id": show["movie_id"], "seat_number": seat,
-            "status": BOOKED, "created_at": clock.iso(now), "group_id": group_id,
+            "id": rules.new_booking_id(now), "show": show["id"], "movie_id": show["movie_id"], "status": BOOKED,
+            "created_at": clock.iso(now), "group_id": group_id, **plan.seat_details(seat), "currency": currency,
         } for seat in wanted]
-        views = sorted([booking_view(b) for b in bookings] + mine, key=lambda b: b["seat_number"])
-        outcome = Outcome({"group_id": group_id, "bookings": views} if is_group else views[0], created=True)
-        tx = Transaction()
-        show_items.check_unchanged_part(tx, SHOW_PART, show)
         for booking in bookings:
             show_items.lock_seat_part(tx, ("seat", booking["seat_number"]), caller, booking, now)
             booking_items.add_part(tx, ("booking", booking["seat_number"]), caller, booking)
-        add_claim_part(tx, caller, show, len(bookings), now, claims_read)
-        done, result = idempotency.commit(tx, caller, idempotency_key, digest, outcome)
-        if done:
-            return done
-        if result.failed(SHOW_PART):
-            show = reread_show(show_id, seats, now)
-            continue
-        blocking = [result.old(("seat", seat)) for seat in wanted]
-        if any(blocking):
-            refusal = rules.classify_refusal(caller, wanted, [b["id"] for b in bookings], False, blocking)
-            if refusal.reason is Refusal.OWN_EARLIER_ATTEMPT:
-                return outcome  # its response was lost and botocore retried: the write is done
-            if refusal.reason in (Refusal.ALREADY_CALLERS, Refusal.PARTLY_CALLERS):
-                mine += [_lock_as_booking(lock) for lock in refusal.blocking]
-                wanted = [seat for seat in wanted if seat not in refusal.seat_numbers]
-                continue
-            raise_seat_refusal(refusal)
-        if result.failed(CLAIMS_PART):
-            claims_read = read_claims_or_refuse(caller, show, len(wanted), now)
-            continue
-        raise ServiceUnavailable("The booking could not be completed; retry shortly.")
-    raise ServiceUnavailable("The seats are in heavy demand; retry shortly.", retry_after=1)
+        views = sorted([booking_view(b) for b in bookings] + mine, key=lambda b: b["seat_number"])
+        body = group_answer(group_id, views, currency) if is_group else views[0]
+        return seat_writes.Attempt(Outcome(body, created=True), [b["id"] for b in bookings])
+
+    def on_refusal(refusal, wanted):
+        if refusal.reason not in (Refusal.ALREADY_CALLERS, Refusal.PARTLY_CALLERS):
+            seat_writes.raise_refusal(refusal)
+        mine.extend(booking_view({**lock, "id": lock["booking_id"], "status": BOOKED}) for lock in refusal.blocking)
+        rest = [seat for seat in wanted if seat not in refusal.seat_numbers]
+        return rest or _already_booked(caller, mine, is_group, idempotency_key, digest)
+
+    return seat_writes.take_seats(caller, show_id, seats, build, on_refusal, idempotency_key, digest,
+                                  field_name="seat_numbers" if is_group else "seat_number")
 
 
-def raise_seat_refusal(refusal: rules.SeatWriteRefusal) -> None:
-    """The 409 for seats that cannot be taken: others' (SeatTaken) or in the caller's own hold."""
-    if refusal.reason is Refusal.IN_CALLERS_HOLD:
-        hold_ids = sorted({lock["hold_id"] for lock in refusal.blocking})
-        raise SeatAlreadyYours(
-            f"{rules.seats_phrase(refusal.seat_numbers)} in your hold {', '.join(hold_ids)}; "
-            "confirm or release that hold.", seats=refusal.seat_numbers, hold_ids=hold_ids)
-    if refusal.reason is Refusal.TAKEN:
-        raise SeatTaken(rules.taken_message(refusal), taken=refusal.seat_numbers)
-    raise ServiceUnavailable("The booking could not be completed; retry shortly.")
-
-
-def _lock_as_booking(lock: dict) -> dict:
-    return booking_view({**lock, "id": lock["booking_id"], "status": BOOKED})
+def group_answer(group_id: str, views: list, currency: str, **extra) -> dict:
+    """``{group_id, bookings, total_price, currency}`` (prices of bookings made before seating
+    plans count as 0)."""
+    return {"group_id": group_id, **extra, "bookings": views,
+            "total_price": sum(view.get("price", 0) for view in views), "currency": currency}
 
 
 def _already_booked(caller, mine, is_group, idempotency_key, digest) -> Outcome:
     """Every seat asked for was already the caller's: their bookings, as a repeat answers (200)."""
     mine = sorted(mine, key=lambda b: b["seat_number"])
-    outcome = Outcome({"group_id": mine[0].get("group_id"), "bookings": mine} if is_group else mine[0])
+    body = (group_answer(mine[0].get("group_id"), mine, mine[0].get("currency", layout.DEFAULT_CURRENCY))
+            if is_group else mine[0])
+    outcome = Outcome(body)
     if idempotency_key:
         # The transactions were cancelled, so the key is not stored yet: store this answer under it.
         return idempotency.remember(caller, idempotency_key, digest, outcome)
@@ -211,7 +127,7 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
                                   cancelled["cancelled_at"], cancel_id)
         if free_the_seat:
             show_items.free_seat_part(tx, "seat", booking["show"], booking["seat_number"], booking_id)
-        claims.unbook_part(tx, CLAIMS_PART, caller, booking["show"])
+        claims.unbook_part(tx, seat_writes.CLAIMS_PART, caller, booking["show"])
         return tx
 
     done, result = idempotency.commit(transaction(True), caller, idempotency_key, digest, outcome,
@@ -238,11 +154,21 @@ def my_bookings(caller: str, limit: int, cursor: str = None) -> tuple[list, str]
 
 
 def seat_map(show_id: int) -> dict:
-    """The show and its live seat locks, from one Query of the show's partition."""
+    """Every seat of the show, row by row with labels, categories, prices and status, from one
+    Query of the show's partition (the show item and its live seat locks)."""
     show, locks = show_items.partition(show_id)
     if show is None:
         raise NotFound(f"No show with id {show_id}.")
-    return rules.seat_map(show, locks, clock.now()).view()
+    seats = rules.seat_map(show, locks, clock.now())
+    plan = layout.plan_of_show(show)
+    return {
+        **seats.view(),
+        "currency": plan.currency,
+        "no_single_seat_gaps": bool(show.get("no_single_seat_gaps")),
+        "max_seats_per_customer": seat_writes.seat_limit(show),
+        "categories": plan.categories_view(),
+        "rows": layout.seat_map_rows(plan, seats.status_of),
+    }
 
 
 def show_bookings(show_id: int, limit: int, cursor: str = None) -> tuple[list, str]:

@@ -4,7 +4,7 @@ import re
 
 from chalicelib import pagination
 from chalicelib.db import movies as movie_items, shows as show_items
-from chalicelib.domain import caps
+from chalicelib.domain import caps, layout
 from chalicelib.errors import NotFound, ValidationError
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -25,8 +25,15 @@ def show_view(item: dict) -> dict:
 
 
 def show_settings_view(item: dict) -> dict:
-    """A show as admins see it: the public fields and the settings they manage."""
-    return {**show_view(item), "max_seats_per_customer": item.get("max_seats_per_customer", caps.DEFAULT_LIMIT)}
+    """A show as admins see it: the public fields, its seating plan and the settings they manage."""
+    return {
+        **show_view(item),
+        "max_seats_per_customer": item.get("max_seats_per_customer", caps.DEFAULT_LIMIT),
+        "no_single_seat_gaps": bool(item.get("no_single_seat_gaps")),
+        "layout": item.get("layout") or layout.default_layout(item["total_seats"]),
+        "categories": item.get("categories") or layout.default_categories(),
+        "currency": item.get("currency") or layout.DEFAULT_CURRENCY,
+    }
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -50,8 +57,13 @@ def movie_record(movie_id: int, title: str, duration_minutes: int) -> dict:
     return {"id": movie_id, "title": title, "duration_minutes": duration_minutes}
 
 
+SEATING_FIELDS = ("layout", "categories", "currency", "no_single_seat_gaps")
+
+
 def show_record(show_id: int, movie_id: int, screen_name: str, starts: dt.datetime, total_seats: int,
-                max_seats_per_customer: int = None) -> dict:
+                max_seats_per_customer: int = None, **seating) -> dict:
+    """A show as stored; ``seating`` holds the SEATING_FIELDS given (a show without a layout has the
+    default one for its total_seats)."""
     return {
         "id": show_id,
         "movie_id": movie_id,
@@ -60,6 +72,7 @@ def show_record(show_id: int, movie_id: int, screen_name: str, starts: dt.dateti
         "starts_at": int(starts.timestamp()),
         "total_seats": total_seats,
         "max_seats_per_customer": max_seats_per_customer or caps.DEFAULT_LIMIT,
+        **{name: seating[name] for name in SEATING_FIELDS if seating.get(name) is not None},
     }
 
 

@@ -83,6 +83,18 @@ class SeatLimitReached(Conflict):
     code = "SeatLimitReached"
 
 
+class NoAdjacentSeats(Conflict):
+    """Best-available found no block of the size asked for (in one row, or split when allowed)."""
+
+    code = "NoAdjacentSeats"
+
+
+class WouldLeaveSingleSeat(Conflict):
+    """The show keeps no single empty seats, and this write would leave one (``seat``)."""
+
+    code = "WouldLeaveSingleSeat"
+
+
 class AlreadyCancelled(Conflict):
     code = "AlreadyCancelled"
 

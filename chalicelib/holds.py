@@ -8,13 +8,13 @@ the customer's claims on the show.
 """
 import logging
 
-from chalicelib import bookings, clock, idempotency, pagination, validation
-from chalicelib.bookings import CLAIMS_PART, SHOW_PART, WRITE_ATTEMPTS
+from chalicelib import bookings, clock, idempotency, pagination, seat_writes, validation
 from chalicelib.db import Transaction, bookings as booking_items, claims, holds as hold_items, shows as show_items
-from chalicelib.domain import caps, holds as rules, seats as seat_rules
+from chalicelib.domain import caps, holds as rules, layout, picking, seats as seat_rules
 from chalicelib.domain.seats import BOOKED, Refusal
-from chalicelib.errors import NotFound, SeatAlreadyYours, ServiceUnavailable
+from chalicelib.errors import NoAdjacentSeats, NotFound, ServiceUnavailable, ValidationError
 from chalicelib.idempotency import Outcome
+from chalicelib.seat_writes import CLAIMS_PART, WRITE_ATTEMPTS
 from chalicelib.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def policy() -> rules.HoldPolicy:
 
 
 def hold_view(hold: dict, now: float) -> dict:
-    return {
+    view = {
         "id": hold["id"],
         "show": hold["show"],
         "seat_numbers": hold["seat_numbers"],
@@ -38,6 +38,10 @@ def hold_view(hold: dict, now: float) -> dict:
         "expires_at": clock.iso(hold["held_until"]),
         "extensions_left": hold["extensions_left"],
     }
+    for priced in ("seats", "total_price", "currency"):
+        if priced in hold:
+            view[priced] = hold[priced]
+    return view
 
 
 def _own_hold(caller: str, hold_id: str) -> dict:
@@ -55,47 +59,82 @@ def _plausible_id(hold_id: str) -> bool:
 # --- making a hold -------------------------------------------------------------------------------
 
 def create(caller: str, show_id: int, body: dict, idempotency_key: str = None) -> Outcome:
-    """Hold 1-10 seats for HOLD_SECONDS: one TransactWriteItems (seat locks, hold, claims) when warm."""
+    """Hold the seats asked for (``seat_numbers``) or the best ``quantity`` adjacent seats."""
+    if "quantity" in body and "seat_numbers" not in body:
+        return _best_available(caller, show_id, validation.validate("best_available", body), idempotency_key)
     seats = sorted(validation.validate("hold", body)["seat_numbers"])
-    digest = idempotency.fingerprint("hold", show_id, seats)
-    now = clock.now()
-    show = bookings.bookable_show(show_id, seats, "seat_numbers", now)
-    caps.check_room({}, len(seats), bookings.seat_limit(show), now)
-    held_until = policy().first_expiry(now)
-    hold = {
-        "id": rules.new_hold_id(now), "show": show["id"], "movie_id": show["movie_id"], "seat_numbers": seats,
-        "status": rules.HELD, "created_at": clock.iso(now), "held_since": now, "held_until": held_until,
-        "extensions_left": policy().max_extensions,
-    }
-    outcome = Outcome(hold_view(hold, now), created=True)
-    claims_read = None
-    for _ in range(WRITE_ATTEMPTS):
-        tx = Transaction()
-        show_items.check_unchanged_part(tx, SHOW_PART, show)
-        for seat in seats:
+    return _hold(caller, show_id, seats, idempotency_key, idempotency.fingerprint("hold", show_id, seats))
+
+
+def _hold(caller: str, show_id: int, seats: list, idempotency_key: str, digest: str, on_taken=None) -> Outcome:
+    """Hold ``seats`` for HOLD_SECONDS, all or none: one TransactWriteItems (seat locks, hold,
+    claims) when warm."""
+    hold_id = None
+
+    def build(tx, show, wanted, now) -> seat_writes.Attempt:
+        nonlocal hold_id
+        plan = layout.plan_of_show(show)
+        details, total = seat_writes.priced(plan, wanted)
+        hold_id = hold_id or rules.new_hold_id(now)
+        hold = {
+            "id": hold_id, "show": show["id"], "movie_id": show["movie_id"], "seat_numbers": wanted,
+            "seats": details, "total_price": total, "currency": plan.currency,
+            "status": rules.HELD, "created_at": clock.iso(now), "held_since": now,
+            "held_until": policy().first_expiry(now), "extensions_left": policy().max_extensions,
+        }
+        for seat in wanted:
             show_items.hold_seat_part(tx, ("seat", seat), caller, hold, seat, now)
         hold_items.add_part(tx, HOLD_PART, caller, hold)
-        bookings.add_claim_part(tx, caller, show, len(seats), now, claims_read, hold=(hold["id"], held_until))
-        done, result = idempotency.commit(tx, caller, idempotency_key, digest, outcome)
-        if done:
-            return done
-        if result.failed(SHOW_PART):
-            show = bookings.reread_show(show_id, seats, now)
+        return seat_writes.Attempt(Outcome(hold_view(hold, now), created=True), [hold_id],
+                                   hold=(hold_id, hold["held_until"]))
+
+    def on_refusal(refusal, wanted):
+        if on_taken and refusal.reason is Refusal.TAKEN:
+            on_taken(refusal)
+        seat_writes.raise_refusal(refusal)
+
+    return seat_writes.take_seats(caller, show_id, seats, build, on_refusal, idempotency_key, digest)
+
+
+class _LostRace(Exception):
+    """The picked seats were taken between the pick and the write."""
+
+
+PICK_ATTEMPTS = 12  # each lost race to another party picking at the same moment costs one more pick
+
+
+def _best_available(caller: str, show_id: int, request: dict, idempotency_key: str) -> Outcome:
+    """Pick the best ``quantity`` adjacent seats from the current map (domain.picking) and hold
+    them; if another party took them first, pick again from the new map."""
+    quantity, category = request["quantity"], request.get("category")
+    digest = idempotency.fingerprint("best", show_id, quantity, category, bool(request.get("allow_split")))
+    for _ in range(PICK_ATTEMPTS):
+        now = clock.now()
+        show, plan, busy = seat_writes.current_state(show_id, now)
+        seat_rules.check_not_started(show["starts_at"], now)
+        if category is not None and category not in plan.categories:
+            raise ValidationError(f"This show has no category {category!r}; it has "
+                                  f"{', '.join(plan.categories)}.", field="category")
+        caps.check_room({}, quantity, seat_writes.seat_limit(show), now)
+        seats = picking.best_block(plan, busy, quantity, category)
+        if seats is None and request.get("allow_split"):
+            seats = picking.best_split(plan, busy, quantity, category)
+        if seats is None:
+            kind = f" {category}" if category else ""
+            raise NoAdjacentSeats(
+                f"There are no {quantity} adjacent{kind} seats in one row that leave no single seat"
+                + (", even split over rows." if request.get("allow_split") else
+                   '; send "allow_split": true to accept seats in more than one row.'),
+                quantity=quantity)
+        try:
+            return _hold(caller, show_id, seats, idempotency_key, digest, on_taken=_raise_lost_race)
+        except _LostRace:
             continue
-        blocking = [result.old(("seat", seat)) for seat in seats]
-        if any(blocking):
-            refusal = seat_rules.classify_refusal(caller, seats, [hold["id"]], False, blocking)
-            if refusal.reason is Refusal.OWN_EARLIER_ATTEMPT:
-                return outcome
-            if refusal.reason in (Refusal.ALREADY_CALLERS, Refusal.PARTLY_CALLERS):
-                raise SeatAlreadyYours(f"{seat_rules.seats_phrase(refusal.seat_numbers)} already booked by you.",
-                                       seats=refusal.seat_numbers)
-            bookings.raise_seat_refusal(refusal)
-        if result.failed(CLAIMS_PART):
-            claims_read = bookings.read_claims_or_refuse(caller, show, len(seats), now)
-            continue
-        raise ServiceUnavailable("The hold could not be made; retry shortly.")
     raise ServiceUnavailable("The seats are in heavy demand; retry shortly.", retry_after=1)
+
+
+def _raise_lost_race(refusal):
+    raise _LostRace()
 
 
 def get(caller: str, hold_id: str) -> dict:
@@ -151,12 +190,14 @@ def confirm(caller: str, hold_id: str) -> Outcome:
         if hold["status"] == rules.CONFIRMED:
             return Outcome(hold_items.confirmation(hold))
         rules.check_held(hold, now, "confirmed")
+        details = hold.get("seats") or [{"seat_number": seat} for seat in hold["seat_numbers"]]
+        currency = hold.get("currency", layout.DEFAULT_CURRENCY)
         new = [{
             "id": seat_rules.new_booking_id(now), "show": hold["show"], "movie_id": hold["movie_id"],
-            "seat_number": seat, "status": BOOKED, "created_at": clock.iso(now), "group_id": group_id,
+            **seat, "currency": currency, "status": BOOKED, "created_at": clock.iso(now), "group_id": group_id,
             "hold_id": hold_id,
-        } for seat in hold["seat_numbers"]]
-        answer = {"group_id": group_id, "hold_id": hold_id, "bookings": [bookings.booking_view(b) for b in new]}
+        } for seat in details]
+        answer = bookings.group_answer(group_id, [bookings.booking_view(b) for b in new], currency, hold_id=hold_id)
         tx = Transaction()
         hold_items.confirm_part(tx, HOLD_PART, caller, hold_id, now, answer)
         for booking in new:

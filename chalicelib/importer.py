@@ -202,7 +202,8 @@ def import_catalog(records):
         _put_new(movie_items.put_new, record, f"movie {movie['id']}", MOVIE_FIELDS, report)
         for show in movie["shows"]:
             record = catalog.show_record(show["id"], movie["id"], show["screen_name"], show["starts"],
-                                         show["total_seats"], show.get("max_seats_per_customer"))
+                                         show["total_seats"], show.get("max_seats_per_customer"),
+                                         **{name: show.get(name) for name in catalog.SEATING_FIELDS})
             _put_new(show_items.put_new, record, f"show {show['id']}", SHOW_FIELDS, report)
     return report
 

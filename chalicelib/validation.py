@@ -47,8 +47,35 @@ HOLD = {
     "properties": {"seat_numbers": SEAT_GROUP["properties"]["seat_numbers"]},
     "required": ["seat_numbers"],
 }
+BEST_AVAILABLE = {
+    "type": "object",
+    "properties": {
+        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_SEATS_PER_BOOKING},
+        "category": {"type": "string", "minLength": 1, "maxLength": 32},
+        "allow_split": {"type": "boolean"},
+    },
+    "required": ["quantity"],
+}
 
 # Catalog writes (admin API and catalog imports). Patches need at least one known field.
+_ROW = {
+    "type": "object",
+    "properties": {
+        "label": {"type": "string", "minLength": 1, "maxLength": 3},
+        "seats": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 100},
+                            {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string"}}]},
+        "category": {"type": "string"},
+    },
+    "required": ["label", "seats"],
+}
+_ROWS = {"type": "array", "minItems": 1, "maxItems": 100, "items": _ROW}
+_CATEGORIES = {
+    "description": 'an object of categories like {"standard": {"price": 950}} (prices in minor units)',
+    "type": "object", "minProperties": 1, "maxProperties": 20,
+    "additionalProperties": {"type": "object", "required": ["price"],
+                             "properties": {"price": {"type": "integer", "minimum": 0, "maximum": 10 ** 7}}},
+}
+_CURRENCY = {"description": "an ISO 4217 currency code such as EUR", "type": "string", "pattern": "^[A-Z]{3}$"}
 _MOVIE_FIELDS = {
     "title": {"type": "string", "pattern": NON_BLANK, "maxLength": 200},
     "duration_minutes": {"type": "integer", "minimum": 1, "maximum": 24 * 60},
@@ -58,8 +85,17 @@ _SHOW_FIELDS = {
     "date_time": {"type": "string", "maxLength": 64},  # then parsed: ISO 8601 with a time zone
     "total_seats": {"type": "integer", "minimum": 1, "maximum": MAX_TOTAL_SEATS},
     "max_seats_per_customer": {"type": "integer", "minimum": 1, "maximum": MAX_TOTAL_SEATS},
+    "no_single_seat_gaps": {"type": "boolean"},
+    "layout": {
+        "description": 'a list of rows like {"label": "A", "seats": 12, "category": "standard"} (or '
+                       '{"rows": [...], "categories": {...}, "currency": "EUR"})',
+        "oneOf": [_ROWS, {"type": "object", "properties": {"rows": _ROWS, "categories": _CATEGORIES,
+                                                          "currency": _CURRENCY}, "required": ["rows"]}],
+    },
+    "categories": _CATEGORIES,
+    "currency": _CURRENCY,
 }
-_REQUIRED_SHOW_FIELDS = ["screen_name", "date_time", "total_seats"]
+_REQUIRED_SHOW_FIELDS = ["screen_name", "date_time"]  # and total_seats or a layout (checked in admin)
 MOVIE = {"type": "object", "properties": _MOVIE_FIELDS, "required": list(_MOVIE_FIELDS)}
 MOVIE_PATCH = {"type": "object", "properties": _MOVIE_FIELDS,
                "anyOf": [{"required": [name]} for name in _MOVIE_FIELDS]}
@@ -119,6 +155,7 @@ def _compiled(schema_id):
 _SCHEMAS = {
     "credentials": CREDENTIALS, "refresh": REFRESH, "single_seat": SINGLE_SEAT, "seat_group": SEAT_GROUP,
     "movie": MOVIE, "movie_patch": MOVIE_PATCH, "show": SHOW, "show_patch": SHOW_PATCH, "hold": HOLD,
+    "best_available": BEST_AVAILABLE,
 }
 
 
@@ -147,6 +184,8 @@ def _explain(exc, schema, body):
 
 
 def _describe(rule):
+    if "description" in rule:
+        return rule["description"]
     kind = rule.get("type")
     if kind == "integer":
         return f"an integer {_bounds(rule)}"
@@ -156,7 +195,7 @@ def _describe(rule):
         return "a non-empty string" if rule.get("minLength") else "a string"
     if kind == "array":
         return f"a list of {rule['minItems']} to {rule['maxItems']} different integers {_bounds(rule['items'])}"
-    return f"a {kind}"
+    return "true or false" if kind == "boolean" else f"a {kind}"
 
 
 def _bounds(rule):

@@ -130,7 +130,7 @@ def test_deleting_a_movie_deletes_its_shows(api, demo, admin_token):
 
 
 def test_deleting_a_movie_with_an_active_booking_is_409_and_deletes_nothing(api, demo, admin_token):
-    api.post("/shows/10/book", {"seat_number": 5}, token=api.token_for("alice"))
+    api.post("/shows/10/book", {"seat_number": 6}, token=api.token_for("alice"))
     response = delete(api, "/movies/4", admin_token)
     assert response.status_code == 409
     assert response.data["Code"] == "HasActiveBookings"
@@ -140,7 +140,7 @@ def test_deleting_a_movie_with_an_active_booking_is_409_and_deletes_nothing(api,
 
 def test_a_movie_whose_bookings_were_all_cancelled_can_be_deleted(api, demo, admin_token):
     alice = api.token_for("alice")
-    booking = api.post("/shows/10/book", {"seat_number": 5}, token=alice).data
+    booking = api.post("/shows/10/book", {"seat_number": 6}, token=alice).data
     api.post(f"/bookings/{booking['id']}/cancel", token=alice)
     assert delete(api, "/movies/4", admin_token).status_code == 204
     assert api.get("/my-bookings", token=alice).data[0]["status"] == "cancelled"
@@ -154,8 +154,11 @@ def test_admin_creates_a_show_that_is_listed_and_bookable(api, demo, admin_token
     assert response.status_code == 201
     show = response.data
     assert show == {"id": 11, "movie_id": 2, "screen_name": "Screen 9", "date_time": "2031-03-01T18:30:00Z",
-                    "total_seats": 50, "max_seats_per_customer": 10}
-    assert show in api.get("/movies/2/shows").data
+                    "total_seats": 50, "max_seats_per_customer": 10, "no_single_seat_gaps": False,
+                    "layout": [{"label": label, "seats": 10, "category": "standard"} for label in "ABCDE"],
+                    "categories": {"standard": {"price": 950}}, "currency": "EUR"}
+    public = {k: show[k] for k in ("id", "movie_id", "screen_name", "date_time", "total_seats")}
+    assert public in api.get("/movies/2/shows").data
     assert api.post("/shows/11/book", {"seat_number": 50}, token=api.token_for("alice")).status_code == 201
 
 

@@ -146,3 +146,24 @@ def test_confirm_racing_the_expiry_instant_has_exactly_one_outcome(stack, ddb, t
         assert confirm[1]["Code"] == "HoldExpired" and owners_bookings == []
         assert len(rival_holds) <= 1
         assert locks == [(9, rival_holds[0] if rival_holds else held["id"])]
+
+
+def test_eight_parties_asking_for_the_best_seats_at_once_get_disjoint_seats(stack, ddb, table):
+    from chalicelib import clock
+
+    show = stack.add_show(total_seats=100)  # the plain layout: rows A-J of 10
+    tokens = [new_user(stack.base_url) for _ in range(8)]
+    results = in_parallel([(lambda t=t: call(stack.base_url, "POST", f"/shows/{show}/holds/", {"quantity": 4}, token=t))
+                           for t in tokens])
+    assert [status for status, _ in results] == [201] * 8, results
+    holds = [body for _, body in results]
+    for hold_ in holds:  # each party sits together in one row
+        seats = hold_["seat_numbers"]
+        assert seats == list(range(seats[0], seats[0] + 4)) and (seats[0] - 1) // 10 == (seats[-1] - 1) // 10
+    # No seat is ever in two live holds: parties sharing a seat never overlap in time (the live stack's
+    # holds last LIVE_HOLD_SECONDS, which a slow machine may outlast while the eight race).
+    for first in holds:
+        for second in holds:
+            if first is not second and set(first["seat_numbers"]) & set(second["seat_numbers"]):
+                earlier, later = sorted((first, second), key=lambda h: h["created_at"])
+                assert clock.parse_iso(earlier["expires_at"]) <= clock.parse_iso(later["created_at"])

@@ -41,7 +41,8 @@ def test_a_hold_keeps_the_seats_for_hold_seconds(api, alice, now):
     response = hold(api, alice, [12, 10, 11])
     assert response.status_code == 201
     created = response.data
-    assert set(created) == {"id", "show", "seat_numbers", "status", "created_at", "expires_at", "extensions_left"}
+    assert set(created) == {"id", "show", "seat_numbers", "status", "created_at", "expires_at", "extensions_left",
+                            "seats", "total_price", "currency"}
     assert created["seat_numbers"] == [10, 11, 12] and created["status"] == "held" and created["show"] == 1
     assert clock.parse_iso(created["expires_at"]) - clock.parse_iso(created["created_at"]) == pytest.approx(600, abs=0.002)
     assert created["extensions_left"] == 2

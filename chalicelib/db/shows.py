@@ -167,6 +167,8 @@ def booking_lock_item(caller: str, booking: dict) -> dict:
         "created_at": booking["created_at"],
         "group_id": booking.get("group_id"),
         "hold_id": booking.get("hold_id"),
+        # so that a repeated booking can answer with the booking from the lock alone
+        **{k: booking.get(k) for k in ("seat_label", "category", "price", "currency")},
     }
 
 
@@ -204,6 +206,11 @@ def extend_seat_part(tx: Transaction, name, show_id: int, seat_number: int, hold
               values={":until": until, ":ttl": math.ceil(until), ":hold": hold_id, ":now": now})
 
 
+def check_free_part(tx: Transaction, name, show_id: int, seat_number: int, now: float) -> None:
+    """The seat is still free (no lock, or a lapsed hold's)."""
+    tx.check(name, keys.seat_key(show_id, seat_number), _FREE, values={":now": now})
+
+
 def release_seat_part(tx: Transaction, name, show_id: int, seat_number: int, hold_id: str) -> None:
     """Give a held seat back: delete its lock only while it is still this hold's (not booked)."""
     tx.delete(name, keys.seat_key(show_id, seat_number),
@@ -216,10 +223,10 @@ def free_seat_part(tx: Transaction, name, show_id: int, seat_number: int, bookin
               values={":id": booking_id})
 
 
-def partition(show_id: int) -> tuple:
+def partition(show_id: int, consistent: bool = False) -> tuple:
     """(show item or None, its seat locks): one Query of the show's partition (paged past 1 MB)."""
     show, locks = None, []
-    for item in storage.query_all("PK = :pk", {":pk": keys.show_pk(show_id)}):
+    for item in storage.query_all("PK = :pk", {":pk": keys.show_pk(show_id)}, consistent=consistent):
         if item["SK"] == keys.SHOW_SK:
             show = item
         elif item["SK"].startswith(keys.SEAT_PREFIX):

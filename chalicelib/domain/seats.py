@@ -7,6 +7,7 @@ confirming a hold also keeps its ``hold_id``) or ``hold_id`` with ``held_until``
 seat is held until that instant and free from it on, whatever TTL's lazy deletion has done).
 """
 import enum
+import functools
 import secrets
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
@@ -88,15 +89,16 @@ class SeatMap:
     taken: list
     held: list
 
+    @functools.cached_property
+    def _statuses(self) -> dict:
+        return {**{n: "taken" for n in self.taken}, **{n: "held" for n in self.held}}
+
     @property
     def available(self) -> list:
-        busy = set(self.taken) | set(self.held)
-        return [n for n in range(1, self.total_seats + 1) if n not in busy]
+        return [n for n in range(1, self.total_seats + 1) if n not in self._statuses]
 
     def status_of(self, seat_number: int) -> str:
-        if seat_number in self.taken:
-            return "taken"
-        return "held" if seat_number in self.held else "available"
+        return self._statuses.get(seat_number, "available")
 
     def view(self) -> dict:
         return {"show_id": self.show_id, "total_seats": self.total_seats, "available": self.available,

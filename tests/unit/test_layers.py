@@ -17,7 +17,7 @@ STDLIB = sys.stdlib_module_names
 
 SHARED = {"chalicelib.errors", "chalicelib.settings", "chalicelib.clock", "chalicelib.log_context"}
 SERVICES = {f"chalicelib.{name}" for name in (
-    "auth", "bookings", "catalog", "admin", "importer", "idempotency", "holds", "tokens", "pagination",
+    "auth", "bookings", "catalog", "admin", "importer", "idempotency", "holds", "seat_writes", "tokens", "pagination",
     "validation")}
 
 # layer -> (the chalicelib modules or packages it may import, the third-party packages it may import)
@@ -101,6 +101,7 @@ VOCABULARY = ("TableName", "ExpressionAttributeValues", "TransactItems", "KeyCon
 
 
 @pytest.mark.parametrize("module", sorted(SERVICES | {"chalicelib.domain.seats", "chalicelib.domain.holds",
+                                                     "chalicelib.domain.layout", "chalicelib.domain.picking",
                                                      "chalicelib.domain.caps"}))
 def test_services_and_rules_speak_no_dynamodb(module):
     path = PACKAGE.joinpath(*module.split(".")[1:]).with_suffix(".py")
