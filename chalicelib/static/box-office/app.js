@@ -215,7 +215,8 @@ $("hold-selected").addEventListener("click", () => makeHold({ seat_numbers: [...
 $("best-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const category = $("best-category").value;
-  makeHold({ quantity: Number($("best-quantity").value), ...(category && { category }) }, $("best-error"));
+  const body = { quantity: Number($("best-quantity").value), ...(category && { category }) };
+  makeHold({ ...body, ...($("best-split").checked && { allow_split: true }) }, $("best-error"));
 });
 
 async function makeHold(body, errorNode) {
