@@ -56,6 +56,7 @@ def main():
         local_stack.wait_for_port(port, started[-1], timeout=60, host=host)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         print(f"\n  API:      http://{shown}:{port}/movies/\n  Swagger:  http://{shown}:{port}/swagger/\n"
+              f"  Box office: http://{shown}:{port}/box-office/\n"
               f"  ReDoc:    http://{shown}:{port}/redoc/\n\nCtrl-C stops the API and the local DynamoDB.\n",
               flush=True)
         while all(p.poll() is None for p in started):
