@@ -5,8 +5,6 @@ Both are windowed counters changed only by atomic updates (``ADD``, conditional 
 parallel logins never overwrite each other's count: each caller sees the count its own update made.
 The rules (limits, lock lengths, delays) are the caller's; this module only counts and records.
 """
-from typing import Optional
-
 from chalicelib import keys, storage
 from chalicelib.errors import ServiceUnavailable
 
@@ -15,23 +13,30 @@ WINDOW_ATTEMPTS = 3  # an update that finds a window another request just opened
 
 
 def _count(key: dict, now: int, window_seconds: int, linger_seconds: int) -> dict:
-    """Add one to the window open at ``now`` or open a new one; the counter as it is after."""
+    """Add one to the window open at ``now`` (opening one if there is none); the counter after it.
+
+    One UpdateItem in the usual cases (no item yet, or a window still open); a window that has
+    ended but whose item lingers (TTL deletion is lazy) is restarted by a second, conditional one.
+    """
+    ends = now + window_seconds
+    values = {":one": 1, ":now": now}
     for _ in range(WINDOW_ATTEMPTS):
         try:
-            return storage.update(key, "ADD #count :one", condition="window_ends > :now", names=_COUNT,
-                                  values={":one": 1, ":now": now}, returning="ALL_NEW")
+            return storage.update(
+                key, f"SET #count = if_not_exists(#count, :zero) + :one, window_ends = if_not_exists(window_ends, :ends), "
+                     f"{storage.TTL_ATTRIBUTE} = if_not_exists({storage.TTL_ATTRIBUTE}, :expires)",
+                condition="attribute_not_exists(window_ends) OR window_ends > :now", names=_COUNT,
+                values={**values, ":zero": 0, ":ends": ends, ":expires": ends + linger_seconds}, returning="ALL_NEW")
         except storage.ConditionFailed:
-            pass  # no window open: open one
-        ends = now + window_seconds
+            pass  # the last window has ended: start a new one
         try:
             return storage.update(
                 key, f"SET #count = :one, window_ends = :ends, {storage.TTL_ATTRIBUTE} = :expires "
                      "REMOVE locked_until, slot_until",
-                condition="attribute_not_exists(window_ends) OR window_ends <= :now", names=_COUNT,
-                values={":one": 1, ":ends": ends, ":now": now, ":expires": ends + linger_seconds},
-                returning="ALL_NEW")
+                condition="window_ends <= :now", names=_COUNT,
+                values={**values, ":ends": ends, ":expires": ends + linger_seconds}, returning="ALL_NEW")
         except storage.ConditionFailed:
-            pass  # a parallel request opened the window first: add to it
+            pass  # a parallel request started it first: add to it
     raise ServiceUnavailable("The login store is busy; retry shortly.")
 
 
@@ -82,7 +87,3 @@ def take_slot(username_key: str, now: int, until: int) -> bool:
     except storage.ConditionFailed:
         return False
     return True
-
-
-def locked_until(counter: Optional[dict]) -> int:
-    return int((counter or {}).get("locked_until", 0))
