@@ -322,10 +322,11 @@ def test_refresh_token_without_a_session_generation_is_rejected(api, alice):
     _assert_401(api.post("/token/refresh", {"refresh": jwt.encode(claims, _secret(), algorithm="HS256")}))
 
 
-@pytest.mark.parametrize("generation", ["0", -1, True, 1.0, None])
-def test_refresh_token_with_a_malformed_generation_is_rejected(api, alice, generation):
-    claims = {**_decode_unverified(alice["refresh"]), "gen": generation}
-    _assert_401(api.post("/token/refresh", {"refresh": jwt.encode(claims, _secret(), algorithm="HS256")}))
+def test_refresh_token_with_a_malformed_generation_is_rejected(api, alice):
+    for generation in ("0", -1, True, 1.5, None):
+        claims = {**_decode_unverified(alice["refresh"]), "gen": generation}
+        _assert_401(api.post("/token/refresh", {"refresh": jwt.encode(claims, _secret(), algorithm="HS256")}))
+    assert api.post("/token/refresh", {"refresh": alice["refresh"]}).status_code == 200  # the genuine one works
 
 
 def test_refresh_with_a_forged_refresh_token_is_rejected(api, alice):
