@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install checkov-install run test bench soak package clean assets
+.PHONY: install checkov-install run test bench bench-seatmap soak package clean assets
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ package: install checkov-install
 # `make soak SOAK_CLIENTS=8 SOAK_SECONDS=10` for a short run (settings: bench/bench.py, bench/soak.py).
 bench: install
 	$(BIN)/python bench/bench.py
+
+# Seat map of a 400-seat show, in process: DynamoDB requests and the app's own time (issue 12).
+bench-seatmap: install
+	$(BIN)/python bench/seatmap.py
 
 soak: install
 	$(BIN)/python bench/soak.py
