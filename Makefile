@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install run test bench soak package clean assets
+.PHONY: install checkov-install run test bench bench-seatmap soak package clean assets
 
 install: $(STAMP)
 
@@ -18,11 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: install assets
 	PORT=$(PORT) $(BIN)/python scripts/run_local.py
 
-test: install assets
+test: install checkov-install assets
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build test-output .pytest_cache chalicelib/static/vendor chalicelib/static/openapi.json chalicelib/static/openapi.yaml tests/vendor
+	rm -rf $(VENV) $(CHECKOV_VENV) build test-output .pytest_cache chalicelib/static/vendor chalicelib/static/openapi.json chalicelib/static/openapi.yaml tests/vendor
 
 # --- documentation assets (issue 3) ---
 # chalicelib/static/ (generated, gitignored): the OpenAPI document as JSON and YAML, and the pinned
@@ -37,12 +37,13 @@ package: assets
 # `make package STAGE=prod`, then docs/deploy.md. Works offline. The template is region-independent
 # (every ARN is built from AWS::Region), so the region below only satisfies `chalice package`.
 BUILD_DIR ?= build
-package: install
+package: install checkov-install
 	@case "$(STAGE)" in dev|prod) ;; *) echo "STAGE must be dev or prod, not '$(STAGE)'" >&2; exit 2;; esac
 	rm -rf $(BUILD_DIR)/$(STAGE)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package \
 		--merge-template infra/template.yaml --stage $(STAGE) $(BUILD_DIR)/$(STAGE)
 	$(BIN)/cfn-lint $(BUILD_DIR)/$(STAGE)/sam.yaml
+	$(CHECKOV) -f $(BUILD_DIR)/$(STAGE)/sam.yaml
 	@echo "wrote $(BUILD_DIR)/$(STAGE)/sam.yaml and $(BUILD_DIR)/$(STAGE)/deployment.zip (see docs/deploy.md)"
 
 # --- benchmark and soak test (issues 4 and 6): never part of `make test`; see docs/benchmarks.md ---
@@ -51,5 +52,24 @@ package: install
 bench: install
 	$(BIN)/python bench/bench.py
 
+# Seat map of a 400-seat show, in process: DynamoDB requests and the app's own time (issue 12).
+bench-seatmap: install
+	$(BIN)/python bench/seatmap.py
+
 soak: install
 	$(BIN)/python bench/soak.py
+
+# --- checkov (issue 13): scans the packaged template in `make package`, and tests/test_packaging.py ---
+# Its own venv: checkov pins a boto3 the app cannot use. Offline (--skip-download: no vendor API; no
+# update check), so quiet: failed checks only, then the counts. Skips live in infra/template.yaml.
+CHECKOV_VENV  := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
+CHECKOV       := CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact
+
+checkov-install: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	echo '*' > $(CHECKOV_VENV)/.gitignore
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	rm -f $(CHECKOV_VENV)/.installed-* && touch $@

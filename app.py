@@ -68,8 +68,9 @@ def signup():
 @app.route("/login", methods=["POST"])
 @handles_errors
 def login():
-    body = validate("credentials", web.json_body(app.current_request))
-    return auth.login(body["username"], body["password"])
+    request = app.current_request
+    body = validate("credentials", web.json_body(request))
+    return auth.login(body["username"], body["password"], address=web.client_address(request))
 
 
 @app.route("/token/refresh", methods=["POST"])

@@ -3,7 +3,9 @@
 Starts the local stack (bench/stack.py), signs up USERS users and creates SHOWS shows of SEATS seats,
 then runs CLIENTS threads (client i acts as user i % USERS, so several clients share each user) for
 SECONDS seconds of mixed traffic: single-seat and group bookings (some with an Idempotency-Key,
-some replayed), cancels of the user's known bookings, show lists, seat maps and my-bookings.
+some replayed), cancels of the user's known bookings, holds of named seats and best-available holds,
+extends, confirms and releases of the user's holds (holds last SOAK_HOLD_SECONDS, 3 s, so many
+expire), show lists, seat maps and my-bookings.
 Every 2xx a client saw is recorded (booking ids, seats, cancels), and every request whose outcome the
 client could not know (5xx or no response).
 
@@ -16,12 +18,16 @@ bookings index) and audited:
     holds the seat; a seen booking never seen cancelled is still booked;
   - nothing is in the table that no client saw (unless a request's outcome was unknown);
   - group bookings are all or nothing; idempotent replays returned the first response;
+  - no seat is ever held or booked twice at the same time (the holds' and bookings' lifetimes on a
+    seat, from the table, never overlap), every hold lock belongs to a live hold, and no expired
+    hold turned into a booking (a confirm's bookings were made before the hold's expiry, one per
+    held seat);
   - no HTTP 500 and no unexpected status; a 503 (DynamoDB still busy after bounded retries) must
     carry Retry-After and a request id, and its outcome counts as unknown.
 Prints the audit and throughput; exits 1 if any check fails.
 
 Settings (arguments or environment): --clients/SOAK_CLIENTS (64), --seconds/SOAK_SECONDS (60),
---users/SOAK_USERS (16), --shows/SOAK_SHOWS (4), --seats/SOAK_SEATS (40), --seed/SOAK_SEED (1),
+--users/SOAK_USERS (16), --shows/SOAK_SHOWS (4), --seats/SOAK_SEATS (40), --seed/SOAK_SEED (1), --hold-seconds/SOAK_HOLD_SECONDS (3),
 --json PATH (default build/bench/soak-results.json),
 --inject-faults (corrupt the table before the audit, to see the audit fail).
 """
@@ -44,8 +50,8 @@ FIRST_SHOW = 8001
 WINDOW_SECONDS = 10
 
 # Traffic mix: (operation, weight).
-MIX = [("book", 35), ("book group", 10), ("cancel", 25), ("list shows", 10), ("seat map", 10),
-       ("my-bookings", 10)]
+MIX = [("book", 25), ("book group", 8), ("cancel", 18), ("hold", 10), ("hold best", 5), ("extend", 3),
+       ("confirm", 7), ("release", 4), ("list shows", 7), ("seat map", 7), ("my-bookings", 6)]
 IDEMPOTENT_SHARE = 0.15  # of bookings and cancels sent with an Idempotency-Key
 REPLAY_SHARE = 0.5  # of those, sent a second time with the same key and body
 
@@ -63,6 +69,11 @@ class Ledger:
         self.unknown_cancels = set()  # ids of cancel requests with unknown outcome
         self.cancel_conflicts = collections.defaultdict(list)  # id -> seconds of each 409 AlreadyCancelled
         self.groups = {}  # group id -> number of seats requested
+        self.holds = {}  # hold id -> {"user", "show", "seats"} of holds a client saw made
+        self.active_holds = collections.defaultdict(set)  # user -> hold ids to extend, confirm or release
+        self.confirmed = {}  # hold id -> booking ids a confirm answered
+        self.released = set()
+        self.unknown_holds = []  # (user, show) of hold requests with unknown outcome
         self.replay_mismatches = []
         self.unexpected = []  # (operation, status, body)
         self.calls = collections.defaultdict(list)  # operation -> [(finished at, seconds, status)]
@@ -92,10 +103,24 @@ class Ledger:
         with self.lock:
             self.active[user].discard(booking_id)
 
-    def pick_active(self, user, rng):
+    def pick_active(self, user, rng, holds=False):
         with self.lock:
-            ids = sorted(self.active[user])
+            ids = sorted(self.active_holds[user] if holds else self.active[user])
         return rng.choice(ids) if ids else None
+
+    def saw_hold(self, user, view):
+        with self.lock:
+            self.holds.setdefault(view["id"], {"user": user, "show": view["show"], "seats": view["seat_numbers"]})
+            if view["id"] not in self.confirmed and view["id"] not in self.released:
+                self.active_holds[user].add(view["id"])
+
+    def hold_done(self, user, hold_id, confirmed=None, released=False):
+        with self.lock:
+            self.active_holds[user].discard(hold_id)
+            if confirmed is not None:
+                self.confirmed[hold_id] = confirmed
+            if released:
+                self.released.add(hold_id)
 
 
 class Client:
@@ -217,6 +242,62 @@ class Client:
         else:
             self.unexpected("cancel", reply)
 
+    # --- holds ------------------------------------------------------------------------------
+
+    def hold(self, best=False):
+        show = self.rng.choice(self.shows)
+        if best:
+            body = {"quantity": self.rng.randint(1, 4), "allow_split": self.rng.random() < 0.3}
+        else:
+            body = {"seat_numbers": sorted(self.rng.sample(range(1, self.seats + 1), self.rng.randint(1, 3)))}
+        operation = "hold best" if best else "hold"
+        reply = self.call(operation, "POST", f"/shows/{show}/holds", body)
+        if reply is None or reply.status >= 500:
+            with self.ledger.lock:
+                self.ledger.unknown_holds.append((self.user, show))
+            if reply is not None and not self.overloaded(operation, reply):
+                self.unexpected(operation, reply)
+        elif reply.status == 201:
+            self.ledger.saw_hold(self.user, reply.data)
+        elif reply.status != 409:
+            self.unexpected(operation, reply)
+
+    def hold_best(self):
+        self.hold(best=True)
+
+    def _hold_action(self, action, expected):
+        hold_id = self.ledger.pick_active(self.user, self.rng, holds=True)
+        if hold_id is None:
+            return self.hold()
+        reply = self.call(action, "POST", f"/holds/{hold_id}/{action}")
+        if reply is None or reply.status >= 500:
+            if reply is not None and not self.overloaded(action, reply):
+                self.unexpected(action, reply)
+            return None, hold_id
+        if reply.status == 409 and (reply.data or {}).get("Code") in (
+                "HoldExpired", "HoldReleased", "HoldConfirmed", "HoldExtensionLimit"):
+            if reply.data["Code"] != "HoldExtensionLimit":
+                self.ledger.hold_done(self.user, hold_id)
+            return None, hold_id
+        if reply.status not in expected:
+            self.unexpected(action, reply)
+            return None, hold_id
+        return reply, hold_id
+
+    def extend(self):
+        self._hold_action("extend", (200,))
+
+    def confirm(self):
+        reply, hold_id = self._hold_action("confirm", (200, 201))
+        if reply is not None:
+            self.ledger.saw_bookings(self.user, reply.data["bookings"], len(reply.data["bookings"]))
+            self.ledger.hold_done(self.user, hold_id, confirmed=[b["id"] for b in reply.data["bookings"]])
+
+    def release(self):
+        reply, hold_id = self._hold_action("release", (200,))
+        if reply is not None:
+            self.ledger.hold_done(self.user, hold_id, released=True)
+
     def read(self, operation, path, valid=lambda data: True):
         reply = self.call(operation, "GET", path)
         if reply is None or self.overloaded(operation, reply):
@@ -229,7 +310,7 @@ class Client:
 
     def seat_map(self):
         self.read("seat map", f"/shows/{self.rng.choice(self.shows)}/seats",
-                  lambda data: len(data["available"]) + len(data["taken"]) == data["total_seats"])
+                  lambda data: len(data["available"]) + len(data["taken"]) + len(data["held"]) == data["total_seats"])
 
     def my_bookings(self):
         self.read("my-bookings", "/my-bookings", lambda data: all(b["status"] in ("booked", "cancelled") for b in data))
@@ -244,8 +325,9 @@ def _ids(data):
 
 # --- the audit ---------------------------------------------------------------------------------
 
-def read_table(shows, users):
-    """Seat locks per show, bookings per user (consistent Queries) and per show (GSI1)."""
+def read_table(shows, users, holds=None):
+    """Seat locks per show, bookings per user (consistent Queries) and per show (GSI1); with a
+    ``holds`` dict, the users' hold items go into it too."""
     from chalicelib import keys, storage
 
     ddb, name = storage.client(), storage.table_name()
@@ -275,12 +357,20 @@ def read_table(shows, users):
                                                                      ":booking": keys.BOOKING_PREFIX})):
             by_user[item["id"]] = item
         queries += 1
+        if holds is not None:
+            for item in query(KeyConditionExpression="PK = :pk AND begins_with(SK, :hold)", ConsistentRead=True,
+                              ExpressionAttributeValues=storage.to_item({":pk": keys.user_pk(user),
+                                                                         ":hold": keys.HOLD_PREFIX})):
+                holds[item["id"]] = item
+            queries += 1
     return locks, by_user, by_index, queries
 
 
-def audit(ledger, locks, bookings, index):
+def audit(ledger, locks, bookings, index, holds=None, now=None):
     """[(check, passed, detail)] comparing the table with what the clients saw."""
     checks = []
+    holds = holds or {}
+    now = time.time() if now is None else now
 
     def check(name, problems, detail=""):
         problems = list(problems)
@@ -293,6 +383,13 @@ def audit(ledger, locks, bookings, index):
           f"{len(booked)} active bookings on {len(per_seat)} seats")
 
     def lock_problem(key, lock):
+        if "booking_id" not in lock:  # a hold's lock
+            h = holds.get(lock["hold_id"])
+            if h is None or key[1] not in h["seat_numbers"] or h["show"] != key[0] or h["user"] != lock["user"]:
+                return f"hold lock {key} names hold {lock['hold_id']} that does not hold it"
+            if h["status"] != "held":
+                return f"hold lock {key} of a {h['status']} hold {h['id']}"
+            return None
         b = bookings.get(lock["booking_id"])
         if b is None:
             return f"lock {key} names missing booking {lock['booking_id']}"
@@ -301,7 +398,7 @@ def audit(ledger, locks, bookings, index):
         if (b["show"], b["seat_number"], b["user"]) != (key[0], key[1], lock["user"]):
             return f"lock {key} of {lock['user']} names booking of {b['user']} for {(b['show'], b['seat_number'])}"
         return None
-    check("every seat lock matches a booked booking (same show, seat, user)",
+    check("every seat lock matches a booked booking, or a hold not yet confirmed or released (same show, seat, user)",
           filter(None, (lock_problem(k, lock) for k, lock in locks.items())), f"{len(locks)} seat locks")
     check("every booked booking holds its seat lock",
           [f"booking {i} ({b['show']}, {b['seat_number']})" for i, b in booked.items()
@@ -342,11 +439,69 @@ def audit(ledger, locks, bookings, index):
            if group_sizes.get(g, 0) != n],
           f"{len(ledger.groups)} groups seen")
     check("idempotent replays returned the first response", ledger.replay_mismatches)
+    check_holds(check, ledger, holds, bookings)
     statuses = collections.Counter(status for calls in ledger.calls.values() for _, _, status in calls)
     check("no HTTP 500 and no unexpected status (503 with Retry-After is the API's overload answer)",
           [f"{op}: {status} {body}" for op, status, body in ledger.unexpected],
           f"statuses: {dict(sorted(statuses.items(), key=str))}")
     return checks
+
+
+def _epoch(iso):
+    import datetime as dt
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def check_holds(check, ledger, holds, bookings):
+    """The hold checks of the audit (see the module docstring)."""
+    confirmed_by = collections.defaultdict(list)
+    for b in bookings.values():
+        if b.get("hold_id"):
+            confirmed_by[b["hold_id"]].append(b)
+    problems = []
+    for hold_id, made in confirmed_by.items():
+        h = holds.get(hold_id)
+        if h is None or h["status"] != "confirmed":
+            problems.append(f"bookings {[b['id'] for b in made]} name hold {hold_id}, which is "
+                            f"{h['status'] if h else 'missing'}")
+        elif sorted(b["seat_number"] for b in made) != sorted(h["seat_numbers"]):
+            problems.append(f"hold {hold_id} held {h['seat_numbers']} but booked {[b['seat_number'] for b in made]}")
+        elif any(_epoch(b["created_at"]) >= h["held_until"] for b in made):
+            problems.append(f"hold {hold_id} expired at {h['held_until']} before its bookings "
+                            f"({[b['created_at'] for b in made]})")
+    check("no expired hold turned into a booking; a confirm books every held seat once", problems,
+          f"{len(confirmed_by)} confirmed holds, {len(holds)} holds in the table")
+
+    lifetimes = collections.defaultdict(list)  # (show, seat) -> [(start, end, what)]
+    for h in holds.values():
+        end = h["held_until"]
+        if h["status"] == "released":
+            end = min(end, _epoch(h["released_at"]))
+        elif h["status"] == "confirmed":
+            made = confirmed_by.get(h["id"]) or []
+            end = min([end] + [_epoch(b["created_at"]) for b in made])
+        for seat in h["seat_numbers"]:
+            lifetimes[(h["show"], seat)].append((h["held_since"], end, f"hold {h['id']} of {h['user']}"))
+    for b in bookings.values():
+        end = _epoch(b["cancelled_at"]) if b["status"] == "cancelled" else float("inf")
+        lifetimes[(b["show"], b["seat_number"])].append((_epoch(b["created_at"]), end, f"booking {b['id']}"))
+    overlaps = []
+    for seat, spans in lifetimes.items():
+        spans.sort()
+        for (start, end, what), (next_start, _, next_what) in zip(spans, spans[1:]):
+            if next_start < end - 0.001:  # timestamps are kept to the millisecond
+                overlaps.append(f"show {seat[0]} seat {seat[1]}: {what} until {end:.3f} and {next_what} "
+                                f"from {next_start:.3f}")
+    check("no seat is ever held or booked twice at the same time", overlaps,
+          f"{sum(len(s) for s in lifetimes.values())} hold and booking lifetimes on {len(lifetimes)} seats")
+    check("every hold a client saw made is in the table (same user, show, seats)",
+          [f"{i}: {seen}" for i, seen in ledger.holds.items()
+           if i not in holds or (holds[i]["user"], holds[i]["show"], holds[i]["seat_numbers"])
+           != (seen["user"], seen["show"], seen["seats"])],
+          f"{len(ledger.holds)} holds seen, {len(ledger.confirmed)} confirms and {len(ledger.released)} releases")
+    check("every confirm a client saw booked what it answered",
+          [f"hold {i}: answered {ids}, table has {[b['id'] for b in confirmed_by.get(i, [])]}"
+           for i, ids in ledger.confirmed.items() if sorted(ids) != sorted(b["id"] for b in confirmed_by.get(i, []))])
 
 
 def inject_faults(ledger, shows):
@@ -390,6 +545,7 @@ def main():
     parser.add_argument("--shows", type=int, default=int(env("SOAK_SHOWS", 4)))
     parser.add_argument("--seats", type=int, default=int(env("SOAK_SEATS", 40)))
     parser.add_argument("--seed", type=int, default=int(env("SOAK_SEED", 1)))
+    parser.add_argument("--hold-seconds", type=float, default=float(env("SOAK_HOLD_SECONDS", 3)))
     parser.add_argument("--json", default=os.path.join(os.path.dirname(BENCH), "build", "bench", "soak-results.json"),
                         help="where to write the results as JSON (default build/bench/soak-results.json)")
     parser.add_argument("--inject-faults", action="store_true",
@@ -401,6 +557,7 @@ def main():
     shows = list(range(FIRST_SHOW, FIRST_SHOW + args.shows))
     users = [f"soak-user-{i:02d}" for i in range(args.users)]
     ledger = Ledger()
+    os.environ["HOLD_SECONDS"] = str(args.hold_seconds)  # short holds, so that expiries are part of the mix
     with LocalStack() as stack:
         stack.setup_table([extra_movie(SOAK_MOVIE, shows, total_seats=args.seats, title="Soak")])
         setup = stack.http()
@@ -432,8 +589,9 @@ def main():
         for fault in injected:
             print(f"injected fault: {fault}", file=sys.stderr)
         audit_started = time.monotonic()
-        locks, bookings, index, queries = read_table(shows, users)
-        checks = audit(ledger, locks, bookings, index)
+        holds = {}
+        locks, bookings, index, queries = read_table(shows, users, holds)
+        checks = audit(ledger, locks, bookings, index, holds)
         audit_seconds = time.monotonic() - audit_started
         items = table_item_count()
 

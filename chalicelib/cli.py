@@ -1,7 +1,7 @@
 """Operator commands for the booking table, local or on AWS: ``python -m chalicelib.cli COMMAND``.
 
     create-table                      create the table (local endpoints; on AWS the stack creates it)
-    create-admin USERNAME             a new admin account (password prompted, or --password-stdin);
+    create-admin USERNAME             a new admin account (password prompted at a terminal, or --password-stdin);
                                       --promote grants admin to an existing account instead
     import-catalog FILE               movies and shows from a .json or .csv file (idempotent)
     export-bookings SHOW_ID           every booking of a show as CSV (default) or JSON, to stdout
@@ -111,14 +111,29 @@ def create_admin(args, stdin, stdout, stderr):
 
 def _read_password(args, stdin):
     if args.password_stdin:
-        password = stdin.readline().rstrip("\r\n")
+        password = (stdin.readline() if stdin else "").rstrip("\r\n")
         if not password:
             raise CommandError("no password on standard input")
         return password
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Password (again): ") != password:
+    if not _is_terminal(stdin):  # piped or redirected: getpass would read the pipe, or die on its end
+        raise CommandError("standard input is not a terminal, so there is no prompt: "
+                           "pipe the password in with --password-stdin")
+    try:
+        password = getpass.getpass("Password: ")
+        again = getpass.getpass("Password (again): ")
+    except EOFError:
+        raise CommandError("no password typed (end of input): type it at the prompt, "
+                           "or pipe it in with --password-stdin")
+    if again != password:
         raise CommandError("the passwords do not match")
     return password
+
+
+def _is_terminal(stream):
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or closed
+        return False
 
 
 def import_catalog(args, stdin, stdout, stderr):

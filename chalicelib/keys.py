@@ -3,6 +3,7 @@ key prefix is spelled anywhere else.
 
 See docs/data-model.md for the access patterns these keys serve.
 """
+import hashlib
 
 SEAT_DIGITS = 4  # zero-padded so seat items sort numerically; total_seats is capped below 10**4
 ID_DIGITS = 8
@@ -61,10 +62,14 @@ def seat_sort(seat_number: int) -> str:
     return f"{SEAT_PREFIX}{_pad(seat_number, SEAT_DIGITS)}"
 
 
-# --- a user's partition: profile, login failures, bookings, holds, claims, idempotency keys --------
-# The account items (profile, failure counter) sort first, under ACCOUNT_PREFIX, read by one Query.
+# --- a user's partition: profile, login throttling, bookings, holds, claims, idempotency keys
+# The account items (profile, per-username failure counter, trusted addresses) sort first, under
+# ACCOUNT_PREFIX, read by one Query. Per-address attempt counters sort outside it: an attacker makes
+# one per address, and they must not grow what every login reads.
 ACCOUNT_PREFIX = "#"
 PROFILE_SK, LOGIN_FAILURES_SK = "#PROFILE", "#LOGINFAIL"
+TRUSTED_ADDRESS_PREFIX = "#TRUSTED#"
+ADDRESS_ATTEMPTS_PREFIX = "LOGINATTEMPTS#"
 BOOKING_PREFIX = "BOOKING#"
 
 
@@ -78,7 +83,27 @@ def user_key(username_key: str) -> dict:
 
 
 def login_failures_key(username_key: str) -> dict:
+    """The username's failure counter (failures from every address)."""
     return {"PK": user_pk(username_key), "SK": LOGIN_FAILURES_SK}
+
+
+def address_attempts_key(username_key: str, address: str) -> dict:
+    """The login attempts for this username from one client address (an IPv4 address or IPv6 /64)."""
+    return {"PK": user_pk(username_key), "SK": f"{ADDRESS_ATTEMPTS_PREFIX}{address}"}
+
+
+def trusted_address_key(username_key: str, address: str) -> dict:
+    """An address this user logged in from: exempt from the username-wide slow-down."""
+    return {"PK": user_pk(username_key), "SK": f"{TRUSTED_ADDRESS_PREFIX}{address}"}
+
+
+def lookalike_key(skeleton: str) -> dict:
+    """The claim on a username's confusable skeleton (Unicode TR39): one account per look.
+
+    The skeleton is hashed: it can be longer than the name and hold any character.
+    """
+    digest = hashlib.sha256(skeleton.encode("utf-8")).hexdigest()
+    return {"PK": f"LOOKALIKE#{digest}", "SK": "#CLAIM"}
 
 
 def booking_key(username_key: str, booking_id: str) -> dict:

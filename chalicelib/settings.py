@@ -46,6 +46,11 @@ class Settings:
     login_max_failures: int
     login_window_seconds: int
     login_backoff_seconds: int
+    login_username_max_failures: int
+    login_username_max_delay_seconds: int
+    login_trusted_address_seconds: int
+    refresh_reuse_grace_seconds: float
+    public_origin: str
     idempotency_ttl_seconds: int
     hold_seconds: float
     hold_max_extensions: int
@@ -77,6 +82,11 @@ class Settings:
             login_max_failures=_int("LOGIN_MAX_FAILURES", 10),
             login_window_seconds=_int("LOGIN_WINDOW_SECONDS", 15 * 60),
             login_backoff_seconds=_int("LOGIN_BACKOFF_SECONDS", 15 * 60),
+            login_username_max_failures=_int("LOGIN_USERNAME_MAX_FAILURES", 100),
+            login_username_max_delay_seconds=_int("LOGIN_USERNAME_MAX_DELAY_SECONDS", 30),
+            login_trusted_address_seconds=_int("LOGIN_TRUSTED_ADDRESS_SECONDS", 30 * 24 * 3600),
+            refresh_reuse_grace_seconds=float(env("REFRESH_REUSE_GRACE_SECONDS") or 5),
+            public_origin=env("PUBLIC_ORIGIN", "").rstrip("/"),
             idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             hold_seconds=_float("HOLD_SECONDS", 600),
             hold_max_extensions=_int("HOLD_MAX_EXTENSIONS", 2),

@@ -118,8 +118,28 @@ def to_item(values: dict) -> dict:
 
 def from_item(item: dict) -> dict:
     """DynamoDB attribute map -> plain dict, with whole numbers as int (also inside lists and maps)."""
-    deserialize = _deserializer().deserialize
-    return {key: _from_dynamo(deserialize(value)) for key, value in item.items()}
+    return {key: _plain(value) for key, value in item.items()}
+
+
+def _plain(value: dict):
+    """One attribute value as plain Python. The common types are decoded here directly (boto3's
+    TypeDeserializer costs ~50 µs an item, most of a seat map's time); sets and binary go through
+    it. tests/unit/test_storage_values.py checks that both always agree."""
+    (kind, raw), = value.items()
+    if kind == "S" or kind == "BOOL":
+        return raw
+    if kind == "N":
+        try:
+            return int(raw)
+        except ValueError:
+            return _from_dynamo(_deserializer().deserialize(value))
+    if kind == "M":
+        return {key: _plain(inner) for key, inner in raw.items()}
+    if kind == "L":
+        return [_plain(inner) for inner in raw]
+    if kind == "NULL":
+        return None
+    return _from_dynamo(_deserializer().deserialize(value))
 
 
 # --- single-item requests ------------------------------------------------------------------------

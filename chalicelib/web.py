@@ -190,13 +190,32 @@ def paged(request, items, next_cursor, limit):
     return Response(body=items, status_code=200, headers=headers)
 
 
+HOST_NAME = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?\Z")
+
+
 def _public_url(request):
-    """The absolute URL the client used, stage prefix included (API Gateway puts it in context.path)."""
-    headers = request.headers
-    proto = headers.get("x-forwarded-proto", "http")
-    host = headers.get("host", "localhost")
-    path = (request.context or {}).get("path") or request.path
-    return f"{proto}://{host}{path}"
+    """This page's URL on the API's own base, never on what the client said (``Host``,
+    ``X-Forwarded-Proto``, ``X-Forwarded-Host`` are the client's to choose).
+
+    The path is the one API Gateway served, stage prefix included (``context.path``); it goes under
+    ``PUBLIC_ORIGIN`` when the stage sets one, else under the domain API Gateway answered on
+    (``context.domainName``, always https), else it stays a relative reference (``chalice local``
+    and the test client name no domain), which RFC 8288 resolves against the request's URL.
+    """
+    context = request.context or {}
+    path = "/" + (context.get("path") or request.path).lstrip("/")  # never "//host/...": that names a host
+    origin = get_settings().public_origin
+    domain = context.get("domainName") or ""
+    if not origin and HOST_NAME.match(domain):
+        origin = f"https://{domain}"
+    return f"{origin}{path}"
+
+
+def client_address(request):
+    """The client's IP address as API Gateway saw it (``requestContext.identity.sourceIp``): the
+    peer of the connection, not a header the client wrote. None when absent."""
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    return identity.get("sourceIp")
 
 
 def start_request(request):

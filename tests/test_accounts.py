@@ -356,3 +356,229 @@ def test_lockout_thresholds_come_from_the_environment(api, lockout_of):
     response = api.login("alice", "secret")
     assert response.status_code == 429
     assert 1 <= int(response.headers["Retry-After"]) <= 42
+
+
+# --- look-alike usernames (Unicode TR39) -------------------------------------------------------
+
+CYRILLIC_SCOPE = "\u0455\u0441\u043e\u0440\u0435"  # ѕсоре: every letter Cyrillic, reads "scope"
+
+
+def test_name_that_looks_like_an_existing_one_is_refused_with_409(api):
+    assert api.signup("scope").status_code == 201
+    response = api.signup(CYRILLIC_SCOPE)
+    assert response.status_code == 409
+    assert response.data["Code"] == "UsernameTaken"
+
+
+def test_the_existing_name_is_refused_too_when_the_look_alike_came_first(api):
+    assert api.signup(CYRILLIC_SCOPE).status_code == 201
+    assert api.signup("Scope").status_code == 409
+
+
+@pytest.mark.parametrize("existing, look_alike", [
+    ("paypal", "paypa1"), ("Iris", "lris"), ("g00gle", "gOOgle"), ("bob", "\U0001d41b\U0001d428\U0001d41b"),
+], ids=["one-for-l", "capital-i-for-l", "zero-for-o", "mathematical-bold"])
+def test_tr39_confusables_of_an_existing_name_are_refused(api, existing, look_alike):
+    assert api.signup(existing).status_code == 201
+    assert api.signup(look_alike).data["Code"] == "UsernameTaken"
+
+
+def test_names_that_only_share_letters_are_both_accepted(api):
+    assert api.signup("iris").status_code == 201  # lower-case i does not look like l
+    assert api.signup("lris").status_code == 201
+    assert api.signup("mallory").status_code == 201
+    assert api.signup("malory").status_code == 201
+
+
+def test_mixed_script_name_is_a_400(api):
+    assert api.signup("mallory").status_code == 201
+    response = api.signup("m\u0430llory")  # Cyrillic а among Latin letters
+    _assert_400(response, "username")
+    assert "script" in response.data["Message"]
+
+
+def test_mixed_script_name_is_refused_even_with_nothing_to_be_confused_with(api):
+    _assert_400(api.signup("\u0391lpha"), "username")  # Greek capital alpha, then Latin
+
+
+def test_the_scripts_of_one_writing_system_are_not_mixed(api):
+    assert api.signup("山田たろう").status_code == 201  # Han with Hiragana: Japanese
+    assert api.signup("김철수金").status_code == 201  # Hangul with Han: Korean
+
+
+def test_refused_look_alike_stores_nothing(api, aws):
+    api.signup("scope")
+    before = aws.scan(TableName=storage.table_name())["Count"]
+    api.signup(CYRILLIC_SCOPE)
+    api.signup("sc\u043epe")  # mixed: 400
+    assert aws.scan(TableName=storage.table_name())["Count"] == before
+
+
+def test_a_signup_retried_after_the_profile_was_removed_reclaims_its_own_look(api, aws):
+    api.signup("alice")
+    aws.delete_item(TableName=storage.table_name(), Key=storage.to_item(keys.user_key("alice")))
+    assert api.signup("alice").status_code == 201
+    assert api.signup("a1ice").status_code == 409
+
+
+def test_login_does_not_import_the_confusables_library():
+    """Only sign-up pays for it: login and refresh stay as fast to cold-start as before."""
+    import subprocess
+    import sys
+
+    code = "import sys, chalicelib.auth; print('disarm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert out.stdout.strip() == "False"
+
+
+# --- throttling per (username, address) and per username --------------------------------------
+
+@pytest.fixture
+def from_address(monkeypatch):
+    """Make the test client's requests come from ``address`` (requestContext.identity.sourceIp)."""
+    from chalice.local import LambdaEventConverter
+
+    def use(address):
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
+    return use
+
+
+def _attempts_item(aws, username, address):
+    item = aws.get_item(TableName=storage.table_name(),
+                        Key=storage.to_item(keys.address_attempts_key(username, address)), ConsistentRead=True)
+    return storage.from_item(item["Item"]) if "Item" in item else None
+
+
+def test_lockout_of_one_address_leaves_the_owner_at_another_logging_in(api, from_address):
+    api.signup("alice")
+    from_address("198.51.100.7")  # the attacker
+    _fail(api, "alice", 10)
+    assert api.login("alice", "secret").status_code == 429  # even the right password, from there
+    from_address("203.0.113.20")  # the owner
+    assert api.login("alice", "secret").status_code == 200
+
+
+def test_attempts_are_counted_per_address(api, aws, from_address):
+    api.signup("alice")
+    from_address("198.51.100.7")
+    _fail(api, "alice", 4)
+    from_address("198.51.100.8")
+    _fail(api, "alice", 2)
+    assert _attempts_item(aws, "alice", "198.51.100.7")["count"] == 4
+    assert _attempts_item(aws, "alice", "198.51.100.8")["count"] == 2
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network(api, from_address):
+    api.signup("alice")
+    for host in range(10):  # one subscriber's /64 holds 2**64 addresses
+        from_address(f"2001:db8:1:2::{host + 1:x}")
+        assert api.login("alice", "wrong-password").status_code == 401
+    from_address("2001:db8:1:2:ffff::1")
+    assert api.login("alice", "secret").status_code == 429
+    from_address("2001:db8:1:3::1")
+    assert api.login("alice", "secret").status_code == 200
+
+
+def test_client_address_buckets():
+    assert auth.address_bucket("203.0.113.5") == "203.0.113.5"
+    assert auth.address_bucket("::ffff:203.0.113.5") == "203.0.113.5"
+    assert auth.address_bucket("2001:db8::1") == "2001:db8::/64"
+    assert auth.address_bucket(None) == auth.address_bucket("") == auth.address_bucket("not an ip") == "unknown"
+
+
+def _slow_settings(lockout_of):
+    lockout_of(LOGIN_MAX_FAILURES=3, LOGIN_USERNAME_MAX_FAILURES=6, LOGIN_USERNAME_MAX_DELAY_SECONDS=30)
+
+
+def _hammer_from_many_addresses(api, from_address, failures=6):
+    for n in range(failures):
+        from_address(f"198.51.100.{n // 3 + 1}")  # 3 per address: each locks only itself; the name is slowed
+        assert api.login("alice", "wrong-password").status_code == 401
+
+
+def test_many_failures_from_many_addresses_slow_the_name_down_with_a_short_retry_after(api, from_address,
+                                                                                         lockout_of, clock):
+    _slow_settings(lockout_of)
+    api.signup("alice")
+    _hammer_from_many_addresses(api, from_address)
+    from_address("198.51.100.50")  # a new address: one password check per slot
+    assert api.login("alice", "wrong-password").status_code == 401  # took the slot
+    response = api.login("alice", "secret")
+    assert response.status_code == 429
+    assert response.data["Code"] == "TooManyAttempts"
+    assert 1 <= int(response.headers["Retry-After"]) <= 30
+    clock.advance(int(response.headers["Retry-After"]))
+    assert api.login("alice", "secret").status_code == 200  # slowed, never locked
+
+
+def test_an_address_the_owner_logged_in_from_is_not_slowed_down(api, from_address, lockout_of, clock):
+    _slow_settings(lockout_of)
+    api.signup("alice")
+    from_address("203.0.113.20")
+    assert api.login("alice", "secret").status_code == 200  # now a trusted address for alice
+    _hammer_from_many_addresses(api, from_address)
+    from_address("198.51.100.50")
+    assert api.login("alice", "wrong-password").status_code == 401
+    assert api.login("alice", "secret").status_code == 429  # a stranger's address waits for a slot
+    from_address("203.0.113.20")
+    for _ in range(3):
+        assert api.login("alice", "secret").status_code == 200
+
+
+def test_waiting_for_a_slot_never_locks_the_waiting_address(api, from_address, lockout_of, clock):
+    _slow_settings(lockout_of)
+    api.signup("alice")
+    _hammer_from_many_addresses(api, from_address)
+    from_address("198.51.100.50")
+    api.login("alice", "wrong-password")
+    for _ in range(10):  # more than LOGIN_MAX_FAILURES refusals
+        assert api.login("alice", "secret").status_code == 429
+    clock.advance(31)
+    assert api.login("alice", "secret").status_code == 200
+
+
+def test_the_slow_down_grows_with_the_failures_and_is_capped():
+    s = settings.Settings.from_environ()
+    limit = s.login_username_max_failures
+    delays = [auth.username_delay(limit + extra, s) for extra in (0, 9, 10, 20, 30, 40, 1000)]
+    assert delays == [1, 1, 2, 4, 8, 16, s.login_username_max_delay_seconds]
+
+
+def test_the_name_counts_failures_from_every_address(api, aws, from_address):
+    api.signup("alice")
+    _hammer_from_many_addresses(api, from_address, failures=7)
+    item = aws.get_item(TableName=storage.table_name(), Key=storage.to_item(keys.login_failures_key("alice")))
+    assert storage.from_item(item["Item"])["count"] == 7
+
+
+def test_a_locked_address_answers_429_without_checking_the_password(api, from_address, checkpw_calls):
+    api.signup("alice")
+    from_address("198.51.100.7")
+    _fail(api, "alice", 10)
+    checkpw_calls.clear()
+    for _ in range(5):
+        assert api.login("alice", "secret").status_code == 429
+    assert checkpw_calls == []
+
+
+def test_login_from_a_gateway_event_is_counted_under_its_source_ip(api, aws):
+    """The address comes from requestContext.identity.sourceIp of the event API Gateway sends."""
+    import json
+    import uuid
+
+    from app import app
+
+    api.signup("alice")
+    event = {
+        "resource": "/login", "path": "/login", "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json", "X-Forwarded-For": "10.9.9.9"},
+        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None,
+        "requestContext": {"resourcePath": "/login", "httpMethod": "POST", "path": "/api/login", "stage": "api",
+                           "requestId": str(uuid.uuid4()), "identity": {"sourceIp": "192.0.2.44"}},
+        "body": json.dumps({"username": "alice", "password": "wrong-password"}), "isBase64Encoded": False,
+    }
+    assert app(event, None)["statusCode"] == 401
+    assert _attempts_item(aws, "alice", "192.0.2.44")["count"] == 1
+    assert _attempts_item(aws, "alice", "10.9.9.9") is None  # never a header the client wrote

@@ -30,9 +30,16 @@ CATALOG_CSV = """movie_id,title,duration_minutes,show_id,screen_name,date_time,t
 EXPECTED_CREATED = ["movie 20", "show 200", "show 201", "movie 21"]
 
 
-def run_cli(*argv, stdin=""):
+class TerminalInput(io.StringIO):
+    """Standard input that is a terminal (the tests that use it replace getpass, which reads the tty)."""
+
+    def isatty(self):
+        return True
+
+
+def run_cli(*argv, stdin="", terminal=False):
     out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    code = cli.main(list(argv), stdin=(TerminalInput if terminal else io.StringIO)(stdin), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -77,15 +84,38 @@ def test_create_admin_reads_the_password_from_stdin_and_the_admin_can_use_the_ad
 def test_create_admin_prompts_twice_for_the_password(aws, monkeypatch):
     answers = iter(["prompted-pass", "prompted-pass"])
     monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
-    assert run_cli("create-admin", "boss")[0] == 0
+    assert run_cli("create-admin", "boss", terminal=True)[0] == 0
     assert auth.login("boss", "prompted-pass")["access"]
 
 
 def test_create_admin_refuses_mismatched_prompted_passwords(aws, monkeypatch):
     answers = iter(["prompted-pass", "different-pass"])
     monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
-    code, _, err = run_cli("create-admin", "boss")
+    code, _, err = run_cli("create-admin", "boss", terminal=True)
     assert code == 1 and "do not match" in err
+    assert get(keys.user_key("boss")) is None
+
+
+def _never_prompt(prompt):
+    raise AssertionError("getpass must not be called without a terminal")
+
+
+def test_create_admin_without_a_terminal_says_to_use_password_stdin_and_creates_nothing(aws, monkeypatch):
+    monkeypatch.setattr("getpass.getpass", _never_prompt)
+    code, out, err = run_cli("create-admin", "boss", stdin="boss-password\n")
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1 and err.startswith("error: ") and "--password-stdin" in err
+    assert get(keys.user_key("boss")) is None
+
+
+def test_create_admin_prompt_ended_by_end_of_input_says_to_use_password_stdin(aws, monkeypatch):
+    def end_of_input(prompt):
+        raise EOFError
+
+    monkeypatch.setattr("getpass.getpass", end_of_input)
+    code, out, err = run_cli("create-admin", "boss", terminal=True)
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1 and "end of input" in err and "--password-stdin" in err
     assert get(keys.user_key("boss")) is None
 
 
@@ -298,3 +328,48 @@ def test_console_command_works_against_a_local_endpoint(local_endpoint, tmp_path
     assert (exported.returncode, exported.stdout) == (0, ",".join(cli.EXPORT_COLUMNS) + "\n")
     assert command("--help").stdout.startswith("usage: python -m chalicelib.cli")
     assert command("no-such-command").returncode == 2
+
+
+def test_create_admin_with_piped_input_in_a_real_process_says_to_use_password_stdin(local_endpoint):
+    env = {**os.environ, "TABLE_NAME": "cli-pipe", "STAGE": "local"}
+
+    def command(*args, **kwargs):
+        return subprocess.run([sys.executable, "-m", "chalicelib.cli", "--endpoint-url", local_endpoint, *args],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, **kwargs)
+
+    assert command("create-table").returncode == 0
+    for stdin in ({"input": "boss-password\n"}, {"input": ""}, {"stdin": subprocess.DEVNULL}):
+        refused = command("create-admin", "boss", **stdin)
+        assert (refused.returncode, refused.stdout) == (1, ""), stdin
+        assert refused.stderr == ("error: standard input is not a terminal, so there is no prompt: "
+                                  "pipe the password in with --password-stdin\n"), stdin
+    # Nothing was created: the name is still free for the command the message points to.
+    assert command("create-admin", "boss", "--password-stdin", input="boss-password\n").returncode == 0
+
+
+# The CLI in a new session whose controlling terminal is the pty, as when a user runs it in a terminal.
+IN_TERMINAL = ("import fcntl, runpy, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+               "sys.argv[0] = 'chalicelib.cli'; runpy.run_module('chalicelib.cli', run_name='__main__')")
+
+
+def test_create_admin_prompt_closed_with_ctrl_d_in_a_real_terminal_says_to_use_password_stdin():
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen([sys.executable, "-c", IN_TERMINAL, "create-admin", "boss"], cwd=ROOT,
+                                   stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+        os.close(follower)
+        shown = b""
+        while b"Password: " not in shown:  # getpass flushes typed-ahead input before it prompts
+            assert select.select([leader], [], [], 30)[0], f"no prompt on the terminal: {shown!r}"
+            shown += os.read(leader, 100)
+        os.write(leader, b"\x04")  # Ctrl-D on an empty line: end of input
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(leader)
+    assert (process.returncode, out) == (1, "")
+    assert err == ("error: no password typed (end of input): type it at the prompt, "
+                   "or pipe it in with --password-stdin\n")

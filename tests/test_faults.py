@@ -420,14 +420,14 @@ def test_rebooking_a_seat_freed_under_faults_leaves_one_active_booking(api, alic
 # --- accounts and sessions under faults ------------------------------------------------------
 
 def test_signup_whose_response_was_lost_creates_the_user_once_and_answers_201(api, demo, moto_faults, aws):
-    moto_faults.script("PutItem", LOST)
+    moto_faults.script("TransactWriteItems", LOST)
     response = api.signup("carol")
     assert response.status_code == 201, response.body
     assert api.login("carol").status_code == 200
 
 
 def test_signup_answers_503_when_dynamodb_fails_and_creates_no_user(api, demo, faults, aws):
-    faults.always("PutItem", SERVER_ERROR)
+    faults.always("TransactWriteItems", SERVER_ERROR)
     _assert_503(api.signup("carol"))
     faults.clear()
     assert api.signup("carol").status_code == 201  # nothing half-made blocks the name

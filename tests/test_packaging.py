@@ -1,7 +1,9 @@
-"""Packaging for AWS: `make package` for both stages, cfn-lint, the table, least-privilege IAM, CORS per stage.
+"""Packaging for AWS: `make package` for both stages, cfn-lint, checkov, the table, least-privilege IAM,
+tracing, access logs, reserved concurrency, CORS per stage.
 
 The packaged templates are built once per module with the real `make package` target (chalice package
---merge-template infra/template.yaml, then cfn-lint), into a temporary directory.
+--merge-template infra/template.yaml, then cfn-lint and checkov), into a temporary directory, and
+scanned once more with checkov here for its JSON report.
 """
 import ast
 import glob
@@ -23,7 +25,10 @@ from chalicelib import settings, storage
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 STAGES = ("dev", "prod")
-TABLE, LOG_GROUP = "BookingTable", "ApiLogGroup"
+TABLE, LOG_GROUP, ACCESS_LOG_GROUP = "BookingTable", "ApiLogGroup", "ApiAccessLogGroup"
+CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")  # its own venv (Makefile: checkov-install)
+# Active tracing writes through these; IAM has no resource type for them, so their Resource can only be "*".
+XRAY_WRITES = {"PutTraceSegments", "PutTelemetryRecords"}
 # Called only by storage.create_table, which only the CLI and `make run` use: never by the function.
 OPERATOR_ONLY_DYNAMODB = {"CreateTable", "UpdateTimeToLive", "DescribeTable"}
 TRANSACTION_PARTS = {"ConditionCheck": "ConditionCheckItem", "Put": "PutItem", "Update": "UpdateItem",
@@ -179,13 +184,15 @@ def _ssm_resource(template):
 
 
 def _allowed_resources(template):
-    """What each service may touch: this stack's table and its indexes, its one parameter, its log group."""
+    """What each service may touch: this stack's table and its indexes, its one parameter, its log group;
+    X-Ray's trace writes, which IAM cannot scope to a resource."""
     indexes = [i["IndexName"] for i in table_of(template)["GlobalSecondaryIndexes"]]
     return {
         "dynamodb": [{"Fn::GetAtt": [TABLE, "Arn"]}]
         + [{"Fn::Sub": "${" + TABLE + ".Arn}/index/" + name} for name in indexes],
         "ssm": [_ssm_resource(template)],
         "logs": [{"Fn::GetAtt": [LOG_GROUP, "Arn"]}],
+        "xray": ["*"],
     }
 
 
@@ -210,6 +217,9 @@ def test_policy_names_only_the_projects_resources(stage, templates):
         (service,) = services
         for resource in _as_list(statement["Resource"]):
             assert resource in allowed[service], f"{service} on {resource}"
+        if service == "xray":  # the one wildcard resource, for exactly the actions that cannot have another
+            assert {a.split(":")[1] for a in _as_list(statement["Action"])} <= XRAY_WRITES, statement
+            continue
         assert "*" not in json.dumps(statement["Action"]) + json.dumps(statement["Resource"]).replace("/*", "")
 
 
@@ -309,6 +319,14 @@ def test_policy_lets_the_function_write_only_to_its_log_group(stage):
     assert _actions(policy_file(stage), "logs") == {"CreateLogStream", "PutLogEvents"}
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_function_is_traced_and_may_only_write_traces_to_xray(stage, templates):
+    assert stage_config(stage)["xray"] is True
+    assert function_of(templates[stage])["Tracing"] == "Active"
+    assert _actions(policy_file(stage), "xray") == XRAY_WRITES
+    assert [s["Resource"] for s in _statements(policy_file(stage)) if s["Action"][0].startswith("xray:")] == ["*"]
+
+
 def test_chalice_config_turns_off_the_generated_policy_in_deployed_stages():
     for stage in STAGES:
         config = stage_config(stage)
@@ -341,6 +359,56 @@ def test_api_gateway_throttles_all_routes_and_login_harder(templates):
             assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(method_setting)
         params = template["Parameters"]
         assert params["LoginThrottlingRateLimit"]["Default"] < params["ThrottlingRateLimit"]["Default"]
+
+
+def test_api_gateway_traces_requests_with_xray(templates):
+    for template in templates.values():
+        assert template["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True
+
+
+def _render_access_log(fmt):
+    """An access log line with API Gateway's $context variables filled in (it writes "-" for a missing one)."""
+    values = {"status": "429", "responseLatency": "3", "identity.sourceIp": "203.0.113.9"}
+    return re.sub(r"\$context\.([A-Za-z.]+)", lambda m: values.get(m.group(1), "-"), fmt)
+
+
+def test_api_gateway_writes_one_json_access_line_per_request_to_its_own_log_group_with_retention(templates):
+    for template in templates.values():
+        setting = template["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"]
+        assert setting["DestinationArn"] == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:"
+                                                        "${AWS::AccountId}:log-group:${" + ACCESS_LOG_GROUP + "}"}
+        group = template["Resources"][ACCESS_LOG_GROUP]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+        line = json.loads(_render_access_log(setting["Format"]))
+        assert line["status"] == 429 and line["ip"] == "203.0.113.9" and line["requestId"] == "-"
+        assert {"requestId", "route", "method", "latencyMs", "integrationStatus", "xrayTraceId"} <= set(line)
+        # Only values API Gateway produces: nothing from the request's headers, body or query string.
+        assert re.findall(r"\$\w+", setting["Format"]) == ["$context"] * len(line)
+
+
+# --- reserved concurrency (docs/deploy.md, "Reserved concurrency") ---------------------------
+
+P99_API_REQUEST_S = 0.15  # GetItem p99 16 ms + a 5-item transaction's p99 90 ms + the function's own work
+BCRYPT_S_AT_1769_MB = 0.202  # cost 12, one full vCPU (docs/deploy.md, "Memory and bcrypt cost")
+ACCOUNT_CONCURRENCY, KEPT_UNRESERVED = 1000, 100  # Lambda's default per region; it keeps 100 unreserved
+
+
+def _peak_concurrency(template, stage):
+    """Little's law at the gateway's default limits: requests in flight = rate x time in the function."""
+    params, memory = template["Parameters"], stage_config(stage)["lambda_memory_size"]
+    login_s = BCRYPT_S_AT_1769_MB * 1769 / min(memory, 1769) + 0.016
+    return (params["ThrottlingRateLimit"]["Default"] * P99_API_REQUEST_S
+            + params["LoginThrottlingRateLimit"]["Default"] * login_s)
+
+
+def test_reserved_concurrency_is_twice_the_throttled_peak_and_leaves_the_account_pool(templates):
+    for stage, template in templates.items():
+        reserved = function_of(template)["ReservedConcurrentExecutions"]
+        assert reserved == stage_config(stage)["reserved_concurrency"]
+        assert reserved >= 2 * _peak_concurrency(template, stage), stage
+    both = sum(function_of(t)["ReservedConcurrentExecutions"] for t in templates.values())
+    assert both <= ACCOUNT_CONCURRENCY - KEPT_UNRESERVED  # dev and prod fit in one default account
 
 
 def _render(velocity):
@@ -423,3 +491,80 @@ def test_cors_set_in_a_stage_config_reaches_the_packaged_api(tmp_path):
     preflight = paths["/movies"]["options"]["x-amazon-apigateway-integration"]["responses"]["default"]
     assert preflight["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == \
         "'https://tickets.example'"
+
+
+# --- checkov ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def checkov_results(build_dir):
+    """checkov's JSON report on both packaged templates (offline), as {stage: {"passed"|"failed"|"skipped": [...]}}."""
+    if not os.access(CHECKOV, os.X_OK):
+        pytest.fail(f"{CHECKOV} is missing: run `make test` (it installs checkov into .venv-checkov)")
+    files = [str(build_dir / stage / "sam.yaml") for stage in STAGES]
+    done = subprocess.run([CHECKOV, "--skip-download", "--output", "json", *sum((["-f", f] for f in files), [])],
+                          env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"},
+                          capture_output=True, text=True, timeout=300)
+    try:
+        reports = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(f"checkov wrote no JSON report (exit {done.returncode}): {done.stderr[-2000:]}")
+    reports = reports if isinstance(reports, list) else [reports]
+    assert sum(r.get("summary", {}).get("parsing_errors", 0) for r in reports) == 0, done.stdout
+    by_stage = {stage: {"passed": [], "failed": [], "skipped": []} for stage in STAGES}
+    for report in reports:
+        for kind in ("passed", "failed", "skipped"):
+            for check in report.get("results", {}).get(f"{kind}_checks", []):
+                (stage,) = [s for s in STAGES if check["file_path"].endswith(f"/{s}/sam.yaml")]
+                by_stage[stage][kind].append(check)
+    assert done.returncode == (1 if any(r["failed"] for r in by_stage.values()) else 0), done.stderr[-2000:]
+    return by_stage
+
+
+def _describe(check):
+    return f"{check['check_id']} on {check['resource']}: {check['check_name']}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_checkov_finds_no_failed_check_in_the_packaged_template(stage, checkov_results):
+    results = checkov_results[stage]
+    assert [_describe(c) for c in results["failed"]] == []
+    # ... and it did look: every resource that carries data, code, permissions or logs was checked.
+    checked = {c["resource"].split(".")[-1] for kind in results.values() for c in kind}
+    assert {"APIHandler", "ApiHandlerRole", "RestAPI", TABLE, LOG_GROUP, ACCESS_LOG_GROUP} <= checked
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_check_checkov_skips_gives_its_reason(stage, checkov_results):
+    skipped = checkov_results[stage]["skipped"]
+    assert skipped, "no skips reported: is the template's Metadata still merged in?"
+    for check in skipped:
+        comment = check["check_result"].get("suppress_comment", "").strip()
+        assert comment and comment != "No comment provided", _describe(check)
+
+
+def test_every_skip_in_the_template_has_a_one_line_comment_and_is_a_check_that_applies(checkov_results):
+    with open(os.path.join(ROOT, "infra", "template.yaml"), encoding="utf-8") as handle:
+        source = yaml.load(handle, Loader=_CfnLoader)
+    skips = [(name, skip) for name, resource in source["Resources"].items()
+             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    assert skips
+    for name, skip in skips:
+        assert set(skip) == {"id", "comment"}, name
+        assert skip["comment"].strip() and "\n" not in skip["comment"], (name, skip["id"])
+    for stage, results in checkov_results.items():  # no stale or mistyped id: each one silenced a real finding
+        reported = {(c["resource"].split(".")[-1], c["check_id"]) for c in results["skipped"]}
+        assert reported == {(name, skip["id"]) for name, skip in skips}, stage
+
+
+@pytest.mark.parametrize("check_id", ["CKV_AWS_73", "CKV_AWS_76", "CKV_AWS_115"])  # X-Ray, access log, concurrency
+def test_tracing_access_logs_and_reserved_concurrency_pass_checkov_rather_than_being_skipped(check_id, checkov_results):
+    for stage, results in checkov_results.items():
+        assert check_id in {c["check_id"] for c in results["passed"]}, stage
+        assert check_id not in {c["check_id"] for c in results["skipped"]}, stage
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads infra/template.yaml as it is written, with CloudFormation's short tags (!Ref, !Sub, ...)."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, tag, node: None)

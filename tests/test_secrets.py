@@ -182,7 +182,7 @@ def test_logs_never_contain_a_token_password_hash_or_the_secret(deployed, api, c
     api.login("alice", passwords[1])
     tokens = api.login("alice", passwords[0]).data
     rotated = api.post("/token/refresh", {"refresh": tokens["refresh"]}).data
-    api.post("/token/refresh", {"refresh": tokens["refresh"]})  # reuse: the family is revoked
+    api.post("/token/refresh", {"refresh": tokens["refresh"]})  # a second use of the same token (within the grace window: the same pair again)
     api.get("/my-bookings", token=tokens["access"] + "x")  # forged
     api.get("/my-bookings", token=rotated["access"])
     api.post("/logout", {"refresh": rotated["refresh"]}, token=rotated["access"])

@@ -12,7 +12,7 @@ import time
 import jwt
 import pytest
 
-from chalicelib import keys, settings, storage
+from chalicelib import clock as app_clock, keys, settings, storage
 
 PROTECTED = "/my-bookings/"
 
@@ -58,6 +58,16 @@ def _assert_401(response):
 
 def _decode_unverified(token):
     return jwt.decode(token, options={"verify_signature": False})
+
+
+GRACE = 5  # REFRESH_REUSE_GRACE_SECONDS' default
+
+
+@pytest.fixture
+def clock():
+    """The app's clock, stopped at the real time and moved forward by the test."""
+    with app_clock.frozen() as frozen:
+        yield frozen
 
 
 @pytest.fixture
@@ -255,13 +265,15 @@ def test_used_refresh_token_is_recorded_in_dynamodb_with_a_ttl(api, alice, aws):
     assert storage.from_item(item)[storage.TTL_ATTRIBUTE] == claims["exp"]
 
 
-def test_refresh_token_cannot_be_used_twice(api, alice):
+def test_refresh_token_cannot_be_used_twice(api, alice, clock):
     assert api.post("/token/refresh", {"refresh": alice["refresh"]}).status_code == 200
+    clock.advance(GRACE + 1)
     _assert_401(api.post("/token/refresh", {"refresh": alice["refresh"]}))
 
 
-def test_reusing_a_refresh_token_revokes_the_whole_family(api, alice):
+def test_reusing_a_refresh_token_revokes_the_whole_family(api, alice, clock):
     newest = api.post("/token/refresh", {"refresh": alice["refresh"]}).data["refresh"]
+    clock.advance(GRACE + 1)
     reuse = api.post("/token/refresh", {"refresh": alice["refresh"]})
     _assert_401(reuse)
     assert reuse.data["Code"] == "TokenReused"
@@ -269,11 +281,52 @@ def test_reusing_a_refresh_token_revokes_the_whole_family(api, alice):
     _assert_401(api.post("/token/refresh", {"refresh": newest}))
 
 
-def test_reuse_in_one_session_leaves_other_sessions_working(api, alice):
+def test_reuse_in_one_session_leaves_other_sessions_working(api, alice, clock):
     other_session = api.login().data
     api.post("/token/refresh", {"refresh": alice["refresh"]})
-    api.post("/token/refresh", {"refresh": alice["refresh"]})  # reuse: alice's first family revoked
+    clock.advance(GRACE + 1)
+    assert api.post("/token/refresh", {"refresh": alice["refresh"]}).data["Code"] == "TokenReused"
     assert api.post("/token/refresh", {"refresh": other_session["refresh"]}).status_code == 200
+
+
+def test_refresh_repeated_within_the_grace_window_gets_the_same_pair_and_revokes_nothing(api, alice, clock):
+    first = api.post("/token/refresh", {"refresh": alice["refresh"]})
+    clock.advance(GRACE - 1)
+    second = api.post("/token/refresh", {"refresh": alice["refresh"]})
+    assert first.status_code == second.status_code == 200
+    assert second.data == first.data
+    assert api.get(PROTECTED, token=second.data["access"]).status_code == 200
+    assert api.post("/token/refresh", {"refresh": second.data["refresh"]}).status_code == 200
+
+
+def test_reuse_just_after_the_grace_window_revokes_the_family(api, alice, clock):
+    rotated = api.post("/token/refresh", {"refresh": alice["refresh"]}).data
+    clock.advance(GRACE + 0.01)
+    assert api.post("/token/refresh", {"refresh": alice["refresh"]}).data["Code"] == "TokenReused"
+    _assert_401(api.post("/token/refresh", {"refresh": rotated["refresh"]}))
+
+
+def test_grace_window_comes_from_the_environment(api, alice, clock, monkeypatch):
+    monkeypatch.setenv("REFRESH_REUSE_GRACE_SECONDS", "0")
+    settings.reset()
+    settings.get_settings()
+    api.post("/token/refresh", {"refresh": alice["refresh"]})
+    clock.advance(0.5)
+    assert api.post("/token/refresh", {"refresh": alice["refresh"]}).data["Code"] == "TokenReused"
+    settings.reset()
+
+
+def test_refresh_token_without_a_session_generation_is_rejected(api, alice):
+    """Refresh tokens issued before session generations existed: their holders log in again."""
+    claims = {k: v for k, v in _decode_unverified(alice["refresh"]).items() if k != "gen"}
+    _assert_401(api.post("/token/refresh", {"refresh": jwt.encode(claims, _secret(), algorithm="HS256")}))
+
+
+def test_refresh_token_with_a_malformed_generation_is_rejected(api, alice):
+    for generation in ("0", -1, True, 1.5, None):
+        claims = {**_decode_unverified(alice["refresh"]), "gen": generation}
+        _assert_401(api.post("/token/refresh", {"refresh": jwt.encode(claims, _secret(), algorithm="HS256")}))
+    assert api.post("/token/refresh", {"refresh": alice["refresh"]}).status_code == 200  # the genuine one works
 
 
 def test_refresh_with_a_forged_refresh_token_is_rejected(api, alice):
@@ -344,20 +397,56 @@ def test_logout_leaves_other_sessions_of_the_same_user_working(api, alice):
     assert api.post("/token/refresh", {"refresh": other_session["refresh"]}).status_code == 200
 
 
-def test_logout_with_only_a_bearer_token_ends_every_session_of_the_caller(api):
-    import time as _time
+def _logout_everywhere(api, access):
+    return api.request("POST", "/logout/", token=access, headers={"Content-Type": "application/json"})
 
+
+def test_logout_with_only_a_bearer_token_ends_every_session_of_the_caller(api, clock):
+    """All within one second of the clock: revocation is by session generation, not by issue time."""
     api.signup("alice")
     first, second = api.login("alice").data, api.login("alice").data
-    _time.sleep(1.05)  # revocation is by issue time, to the second
-    response = api.request("POST", "/logout/", token=first["access"], headers={"Content-Type": "application/json"})
-    assert response.status_code == 204
-    for session in (first, second):
-        refreshed = api.post("/token/refresh", {"refresh": session["refresh"]})
+    rotated = api.post("/token/refresh", {"refresh": second["refresh"]}).data
+    assert _logout_everywhere(api, first["access"]).status_code == 204
+    for refresh_token in (first["refresh"], rotated["refresh"]):
+        refreshed = api.post("/token/refresh", {"refresh": refresh_token})
         assert refreshed.status_code == 401
         assert refreshed.data["Code"] == "InvalidToken"
     fresh = api.login("alice").data
     assert api.post("/token/refresh", {"refresh": fresh["refresh"]}).status_code == 200
+
+
+def test_refresh_token_rotated_in_the_same_second_as_logout_everywhere_is_refused(api, clock):
+    api.signup("alice")
+    session = api.login("alice").data
+    assert _logout_everywhere(api, session["access"]).status_code == 204
+    _assert_401(api.post("/token/refresh", {"refresh": session["refresh"]}))
+
+
+def test_logout_everywhere_leaves_other_users_sessions_working(api, clock):
+    api.signup("alice")
+    api.signup("bob")
+    alice_session, bob_session = api.login("alice").data, api.login("bob").data
+    _logout_everywhere(api, alice_session["access"])
+    assert api.post("/token/refresh", {"refresh": bob_session["refresh"]}).status_code == 200
+
+
+def test_logout_everywhere_moves_the_profile_to_the_next_session_generation(api, aws, clock):
+    api.signup("alice")
+    session = api.login("alice").data
+    assert _decode_unverified(session["refresh"])["gen"] == 0
+    _logout_everywhere(api, session["access"])
+    _logout_everywhere(api, session["access"])  # an access token outlives logout (15 min)
+    profile = storage.from_item(aws.get_item(TableName=storage.table_name(),
+                                             Key=storage.to_item(keys.user_key("alice")))["Item"])
+    assert profile["session_generation"] == 2
+    assert _decode_unverified(api.login("alice").data["refresh"])["gen"] == 2
+
+
+def test_logout_everywhere_of_a_deleted_account_answers_204(api, aws):
+    api.signup("alice")
+    session = api.login("alice").data
+    aws.delete_item(TableName=storage.table_name(), Key=storage.to_item(keys.user_key("alice")))
+    assert _logout_everywhere(api, session["access"]).status_code == 204
 
 
 def test_logout_without_a_body_or_a_token_is_a_400(api):

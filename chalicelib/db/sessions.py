@@ -7,13 +7,14 @@ def family_not_revoked_part(tx: Transaction, name, family: str) -> None:
     tx.check(name, keys.revoked_family_key(family), "attribute_not_exists(PK)")
 
 
-def mark_used_part(tx: Transaction, name, jti: str, family: str, rotation: str, expires_at: int) -> None:
-    """Record the token id as used, unless it already is (a refusal returns the earlier record,
-    whose ``rotation`` tells our own landed attempt from a reuse)."""
+def mark_used_part(tx: Transaction, name, jti: str, family: str, rotation: dict, expires_at: int) -> None:
+    """Record the token id as used, with what its rotation handed out (``rotation``: its id, when
+    it happened, the role and issue time of the new pair), unless it already is used: a refusal
+    returns the earlier record, which tells our own landed attempt, a repeat within the grace
+    window and a reuse apart."""
     # A used-jti item past its TTL may linger (deletion is lazy); the token's own exp already
     # rejects it, so the plain existence test is enough here.
-    tx.put(name, {**keys.used_refresh_key(jti), "family": family, "rotation": rotation,
-                  storage.TTL_ATTRIBUTE: expires_at},
+    tx.put(name, {**keys.used_refresh_key(jti), "family": family, **rotation, storage.TTL_ATTRIBUTE: expires_at},
            condition="attribute_not_exists(PK)", return_old=True)
 
 

@@ -28,7 +28,7 @@ RULES = {
     "storage": (SHARED, {"boto3", "botocore"}),
     "db": (SHARED | {"chalicelib.db", "chalicelib.keys", "chalicelib.storage"}, set()),
     "services": (SHARED | SERVICES | {"chalicelib.domain", "chalicelib.db", "chalicelib.keys"},
-                 {"bcrypt", "jwt", "fastjsonschema"}),
+                 {"bcrypt", "jwt", "fastjsonschema", "disarm"}),
     "web": (SHARED | SERVICES | {"chalicelib.domain", "chalicelib.db", "chalicelib.web", "chalicelib.docs"},
             {"chalice"}),
 }
