@@ -5,8 +5,9 @@ and only relative URLs. Then headless Debian Chromium (Playwright, started once 
 against a stack of this module's own — `chalice local` and the serialised local DynamoDB, with
 holds of HOLD_SECONDS and access tokens of ACCESS_TTL seconds, short enough to see the countdown and
 the refresh, long enough to click through. Customers sign up, log in, pick a show, hold seats by
-clicking, extend, confirm, find them in My bookings and cancel; a second customer (another browser
-context) takes a seat while the first is looking; errors, 401 and 429 are shown where they belong;
+clicking, extend, confirm, find them in My bookings and cancel; best available finds 4 seats side by
+side; a second customer (another browser context) takes a seat while the first is looking; errors
+(a seat taken meanwhile, the show's single-seat rule, 401, 429) are shown where they belong;
 the page works behind an API Gateway stage prefix; axe-core finds no serious or critical violation.
 Every test records every request: none may leave the machine, and the console must stay free of
 errors (a CSP violation is one).
