@@ -68,9 +68,9 @@ def book(caller: str, show_id: int, body: dict, idempotency_key: str = None) -> 
         body = group_answer(group_id, views, currency) if is_group else views[0]
         return seat_writes.Attempt(Outcome(body, created=True), [b["id"] for b in bookings])
 
-    def on_refusal(refusal, wanted):
+    def on_refusal(refusal, wanted, show):
         if refusal.reason not in (Refusal.ALREADY_CALLERS, Refusal.PARTLY_CALLERS):
-            seat_writes.raise_refusal(refusal)
+            seat_writes.raise_refusal(refusal, show)
         mine.extend(booking_view({**lock, "id": lock["booking_id"], "status": BOOKED}) for lock in refusal.blocking)
         rest = [seat for seat in wanted if seat not in refusal.seat_numbers]
         return rest or _already_booked(caller, mine, is_group, idempotency_key, digest)

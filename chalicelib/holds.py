@@ -88,10 +88,10 @@ def _hold(caller: str, show_id: int, seats: list, idempotency_key: str, digest: 
         return seat_writes.Attempt(Outcome(hold_view(hold, now), created=True), [hold_id],
                                    hold=(hold_id, hold["held_until"]))
 
-    def on_refusal(refusal, wanted):
+    def on_refusal(refusal, wanted, show):
         if on_taken and refusal.reason is Refusal.TAKEN:
             on_taken(refusal)
-        seat_writes.raise_refusal(refusal)
+        seat_writes.raise_refusal(refusal, show)
 
     return seat_writes.take_seats(caller, show_id, seats, build, on_refusal, idempotency_key, digest)
 

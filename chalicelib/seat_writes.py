@@ -94,8 +94,8 @@ def take_seats(caller: str, show_id: int, seats: list, build: Callable, on_refus
                idempotency_key: str = None, digest: str = None, field_name: str = "seat_numbers") -> Outcome:
     """Write ``build(tx, show, wanted, now)``'s parts (an :class:`Attempt`) with everything above.
 
-    ``on_refusal(refusal, wanted)`` explains seats held by others or the caller: it raises, returns
-    the Outcome to answer, or returns the seats to try again with.
+    ``on_refusal(refusal, wanted, show)`` explains seats held by others or the caller: it raises,
+    returns the Outcome to answer, or returns the seats to try again with.
     """
     now = clock.now()
     show = bookable_show(show_id, seats, field_name, now)
@@ -122,7 +122,7 @@ def take_seats(caller: str, show_id: int, seats: list, build: Callable, on_refus
             refusal = rules.classify_refusal(caller, wanted, attempt.owner_ids, False, blocking)
             if refusal.reason is Refusal.OWN_EARLIER_ATTEMPT:
                 return attempt.outcome  # its response was lost and botocore retried: the write is done
-            answer = on_refusal(refusal, wanted)
+            answer = on_refusal(refusal, wanted, show)
             if isinstance(answer, Outcome):
                 return answer
             wanted = answer
@@ -155,18 +155,20 @@ def read_claims_or_refuse(caller: str, show: dict, seats: int, now: float) -> di
     return read
 
 
-def raise_refusal(refusal: rules.SeatWriteRefusal) -> None:
-    """The 409 for seats that cannot be taken: others' (SeatTaken) or the caller's own."""
+def raise_refusal(refusal: rules.SeatWriteRefusal, show: dict) -> None:
+    """The 409 for seats that cannot be taken: others' (SeatTaken) or the caller's own; the
+    message names the seats by label and number."""
+    plan = layout.plan_of_show(show)
+    label_of = (lambda number: plan.seat(number).label)
+    phrase = rules.seats_phrase(refusal.seat_numbers, label_of)
     if refusal.reason is Refusal.IN_CALLERS_HOLD:
         hold_ids = sorted({lock["hold_id"] for lock in refusal.blocking})
-        raise SeatAlreadyYours(
-            f"{rules.seats_phrase(refusal.seat_numbers)} in your hold {', '.join(hold_ids)}; "
-            "confirm or release that hold.", seats=refusal.seat_numbers, hold_ids=hold_ids)
+        raise SeatAlreadyYours(f"{phrase} in your hold {', '.join(hold_ids)}; confirm or release that hold.",
+                               seats=refusal.seat_numbers, hold_ids=hold_ids)
     if refusal.reason in (Refusal.ALREADY_CALLERS, Refusal.PARTLY_CALLERS):
-        raise SeatAlreadyYours(f"{rules.seats_phrase(refusal.seat_numbers)} already booked by you.",
-                               seats=refusal.seat_numbers)
+        raise SeatAlreadyYours(f"{phrase} already booked by you.", seats=refusal.seat_numbers)
     if refusal.reason is Refusal.TAKEN:
-        raise SeatTaken(rules.taken_message(refusal), taken=refusal.seat_numbers)
+        raise SeatTaken(rules.taken_message(refusal, label_of), taken=refusal.seat_numbers)
     raise ServiceUnavailable("The seats could not be taken; retry shortly.")
 
 

@@ -418,7 +418,7 @@ def test_hold_of_a_seat_taken_in_the_meantime_says_which_and_redraws_it(stack, n
     page.get_by_role("button", name="Hold selected seats").click()
 
     error = page.locator("#hold-error")
-    expect(error).to_have_text("Seat 12 is held by another customer. Row B seat 2 is no longer available: "
+    expect(error).to_have_text("Seat B2 (12) is held by another customer. Row B seat 2 is no longer available: "
                                "choose another seat.")
     expect(_seat(page, "B2")).to_have_attribute("aria-disabled", "true")
     expect(_seat(page, "B2")).to_have_attribute("aria-pressed", "false")

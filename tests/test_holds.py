@@ -318,5 +318,5 @@ def test_a_group_with_seats_of_others_names_only_their_seats(api, alice, bob, no
     api.post("/shows/1/book/", {"seat_number": 62}, token=bob)
     response = api.post("/shows/1/book/", {"seat_numbers": [60, 61, 62]}, token=alice)
     assert response.status_code == 409
-    assert response.data["taken"] == [62] and response.data["Message"] == "Seat 62 is already booked."
+    assert response.data["taken"] == [62] and response.data["Message"] == "Seat F2 (62) is already booked."
     assert seat_lock(1, 61) is None

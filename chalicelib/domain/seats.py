@@ -10,7 +10,7 @@ import enum
 import functools
 import secrets
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from chalicelib.errors import ShowStarted, ValidationError
 
@@ -163,15 +163,18 @@ def classify_refusal(caller: str, seats: Sequence[int], attempt_ids: Iterable[st
     return SeatWriteRefusal(Refusal.PARTLY_CALLERS, locks)
 
 
-def seats_phrase(seat_numbers: Sequence[int]) -> str:
+def seats_phrase(seat_numbers: Sequence[int], label_of: Callable[[int], str] = None) -> str:
+    """"Seat 5 is" / "Seats F7, F8 (67, 68) are": labels first when ``label_of`` names them."""
     many = len(seat_numbers) > 1
-    return f"Seat{'s' if many else ''} {', '.join(map(str, seat_numbers))} {'are' if many else 'is'}"
+    numbers = ", ".join(map(str, seat_numbers))
+    named = f"{', '.join(map(label_of, seat_numbers))} ({numbers})" if label_of else numbers
+    return f"Seat{'s' if many else ''} {named} {'are' if many else 'is'}"
 
 
-def taken_message(refusal: SeatWriteRefusal) -> str:
-    """"Seat 5 is already booked." / "Seats 5, 6 are held by another customer." — true to the locks."""
+def taken_message(refusal: SeatWriteRefusal, label_of: Callable[[int], str] = None) -> str:
+    """"Seat A5 (5) is already booked." / "Seats 5, 6 are held by another customer." — true to the locks."""
     booked = any(not is_hold_lock(lock) for lock in refusal.blocking)
     held = any(is_hold_lock(lock) for lock in refusal.blocking)
     what = "already booked or held by others" if booked and held else (
         "held by another customer" if held else "already booked")
-    return f"{seats_phrase(refusal.seat_numbers)} {what}."
+    return f"{seats_phrase(refusal.seat_numbers, label_of)} {what}."
