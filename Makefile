@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install run test bench soak package clean assets
+.PHONY: install run test bench bench-scale bench-throughput soak package clean assets
 
 install: $(STAMP)
 
@@ -53,3 +53,13 @@ bench: install
 
 soak: install
 	$(BIN)/python bench/soak.py
+
+# --- scaling benchmark (issue 9): cost per call as the table grows; see docs/benchmarks.md ---
+# `make bench-scale BENCH_SCALE_ARGS="--sizes 0,2000 --repeat 5"` for a short run (settings: bench/scale.py).
+bench-scale: install
+	$(BIN)/python bench/scale.py $(BENCH_SCALE_ARGS)
+
+# --- throughput (issue 9): 8 clients x 20 s of list shows -> book -> cancel; see docs/benchmarks.md ---
+# `make bench-throughput BENCH_THROUGHPUT_ARGS="--django-url http://127.0.0.1:8600"` also measures the original.
+bench-throughput: install
+	$(BIN)/python bench/throughput.py $(BENCH_THROUGHPUT_ARGS)

@@ -59,8 +59,10 @@ def listen(port, host=HOST, backlog=128, setting=None):
     return sock
 
 
-def dynamodb_command(port, host=HOST, listen_fd=None, data_dir=None, fresh=False, parent_pid=None):
+def dynamodb_command(port, host=HOST, listen_fd=None, data_dir=None, fresh=False, parent_pid=None, stock_moto=False):
     command = [sys.executable, os.path.join(HERE, "local_dynamodb.py"), "--host", host, "--port", str(port)]
+    if stock_moto:
+        command.append("--stock-moto")
     if listen_fd is not None:
         command += ["--listen-fd", str(listen_fd)]
     if data_dir:
