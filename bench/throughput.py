@@ -53,20 +53,10 @@ class Api:
         return HttpClient(self.host, self.port, timeout=30)
 
 
-def sign_up(api, http, username, password="bench-secret"):
-    reply = http.post("/signup", {"username": username, "password": password})
-    if reply.status not in (200, 201):
-        raise SystemExit(f"{api.name}: sign-up of {username} answered {reply.status} {reply.data}")
-    reply = http.post("/login", {"username": username, "password": password})
-    if reply.status != 200:
-        raise SystemExit(f"{api.name}: login of {username} answered {reply.status} {reply.data}")
-    return reply.data["access"]
-
-
 def run(api, clients, seconds, stack=None):
     https = [api.client() for _ in range(clients)]
     run_id = uuid.uuid4().hex[:6]
-    tokens = [sign_up(api, https[i], f"cycle-{run_id}-{i}") for i in range(clients)]
+    tokens = [https[i].signup_and_login(f"cycle-{run_id}-{i}") for i in range(clients)]
     cycles, failures, latencies = [0] * clients, [0] * clients, {"list": [], "book": [], "cancel": []}
     lock = threading.Lock()
     barrier = threading.Barrier(clients + 1)
@@ -139,6 +129,22 @@ def report(rows, command):
     return "\n".join(lines)
 
 
+def measure(args):
+    rows = []
+    if args.url:
+        rows.append(run(Api("this API (make run)", args.url, slash=False), args.clients, args.seconds))
+    else:
+        with LocalStack(quiet=True) as stack:
+            stack.setup_table()
+            rows.append(run(Api("this API (local stack)", f"http://127.0.0.1:{stack.api_port}", slash=False),
+                            args.clients, args.seconds, stack))
+    print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+    if args.django_url:
+        rows.append(run(Api("original Django", args.django_url, slash=True), args.clients, args.seconds))
+        print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -152,18 +158,11 @@ def main():
     if not 1 <= args.seconds <= 600:
         parser.error("--seconds must be 1 to 600")
     info = machine()
-    rows = []
-    if args.url:
-        rows.append(run(Api("this API (make run)", args.url, slash=False), args.clients, args.seconds))
-    else:
-        with LocalStack(quiet=True) as stack:
-            stack.setup_table()
-            rows.append(run(Api("this API (local stack)", f"http://127.0.0.1:{stack.api_port}", slash=False),
-                            args.clients, args.seconds, stack))
-    print(f"  {rows[-1]}", file=sys.stderr, flush=True)
-    if args.django_url:
-        rows.append(run(Api("original Django", args.django_url, slash=True), args.clients, args.seconds))
-        print(f"  {rows[-1]}", file=sys.stderr, flush=True)
+    try:
+        rows = measure(args)
+    except (RuntimeError, TransportError) as exc:
+        print(f"bench/throughput.py: {exc}", file=sys.stderr)
+        return 1
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     command = "make bench-throughput" + (f' BENCH_THROUGHPUT_ARGS="{" ".join(sys.argv[1:])}"' if sys.argv[1:] else "")
     text = (f"Machine: {info['cpus']} CPUs, Python {info['python']}; run {info['date']}; load average "

@@ -26,15 +26,6 @@ def free_port(host=HOST):
         return sock.getsockname()[1]
 
 
-def port_is_free(port, host=HOST):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 class PortInUse(OSError):
     """The address is taken (or cannot be bound); the message says which and what to do."""
 

@@ -38,6 +38,17 @@ class Endpoint:
         return self.process.returncode, out, err
 
 
+def run_to_exit(data_dir):
+    """Start an endpoint on ``data_dir`` that is expected to refuse it; its completed process."""
+    sock = local_stack.listen(0)
+    try:
+        return subprocess.run(local_stack.dynamodb_command(sock.getsockname()[1], listen_fd=sock.fileno(),
+                                                           data_dir=data_dir),
+                              pass_fds=[sock.fileno()], capture_output=True, text=True, timeout=60)
+    finally:
+        sock.close()
+
+
 @pytest.fixture
 def data_dir(tmp_path):
     return str(tmp_path / "data")
@@ -130,11 +141,7 @@ def test_a_damaged_journal_is_refused_in_one_line(data_dir):
     os.makedirs(data_dir)
     with open(os.path.join(data_dir, "journal.jsonl"), "wb") as journal:
         journal.write(b"not json\n{}\n")
-    sock = local_stack.listen(0)
-    result = subprocess.run(local_stack.dynamodb_command(sock.getsockname()[1], listen_fd=sock.fileno(),
-                                                         data_dir=data_dir),
-                            pass_fds=[sock.fileno()], capture_output=True, text=True, timeout=60)
-    sock.close()
+    result = run_to_exit(data_dir)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "line 1 is damaged" in result.stderr and "FRESH=1" in result.stderr
     assert "Traceback" not in result.stderr
@@ -143,11 +150,7 @@ def test_a_damaged_journal_is_refused_in_one_line(data_dir):
 def test_a_data_folder_in_use_by_another_endpoint_is_refused_in_one_line(data_dir):
     first = Endpoint(data_dir)
     try:
-        sock = local_stack.listen(0)
-        result = subprocess.run(local_stack.dynamodb_command(sock.getsockname()[1], listen_fd=sock.fileno(),
-                                                             data_dir=data_dir),
-                                pass_fds=[sock.fileno()], capture_output=True, text=True, timeout=60)
-        sock.close()
+        result = run_to_exit(data_dir)
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and "in use by another local DynamoDB endpoint" in result.stderr
         first.client.list_tables()  # the first one is untouched
