@@ -4,7 +4,7 @@ Starts the stack `make run` runs (bench/stack.py: the serialised endpoint with m
 folder, `chalice local`), then for each table size (extra items: 0, 2,000, 5,000, 10,000, 20,000 by
 default) measures over HTTP, one client, each call ``--repeat`` times (default 15), the median and p95:
 a single-seat booking, the show list, a page of my-bookings (20 bookings), a cancel, a seat map (of a
-show with some 40 seats taken) and a 5-seat group booking. The extra items are bookings of other users
+show with 60 seats taken) and a 5-seat group booking. The extra items are bookings of other users
 and other shows, half of them in GSI1 (as a show's bookings are), written straight into the table with
 BatchWriteItem. ``--stock-moto`` measures moto without the speedups, for the "before" numbers.
 
