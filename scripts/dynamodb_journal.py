@@ -20,6 +20,7 @@ renamed over the old one. It is compacted again at a clean stop, and when it has
 Not kept: moto's backups (CreateBackup copies items that compaction reloads only after it), and
 anything that is not DynamoDB. A lock file keeps two endpoints from sharing one folder.
 """
+import base64
 import fcntl
 import io
 import json
@@ -238,7 +239,7 @@ def _item_records():
     for account_id, regions in list(dynamodb_backends.items()):
         for region, backend in list(regions.items()):
             for table in list(backend.tables.values()):
-                attrs = [item.to_json()["Attributes"] for item in table.all_items()]
+                attrs = [_to_text(item.to_json()["Attributes"]) for item in table.all_items()]
                 for start in range(0, len(attrs), ITEMS_PER_LINE):
                     yield {"items": {"account": account_id, "region": region, "table": table.name,
                                      "items": attrs[start:start + ITEMS_PER_LINE]}}
@@ -249,8 +250,48 @@ def _load_items(record):
 
     table = dynamodb_backends[record["account"]][record["region"]].get_table(record["table"])
     for attrs in record["items"]:
-        table.put_item(attrs)
+        table.put_item(_from_text(attrs))
     return len(record["items"])
+
+
+# moto keeps binary values (B, BS) as bytes, which JSON cannot hold: in item records they are written
+# as "B64"/"BS64" (base64 text) and turned back into bytes when loaded.
+_TO_TEXT = {"B": "B64", "BS": "BS64"}
+_FROM_TEXT = {v: k for k, v in _TO_TEXT.items()}
+
+
+def _to_text(attrs):
+    return {name: _value_to_text(value) for name, value in attrs.items()}
+
+
+def _value_to_text(value):
+    (kind, inner), = value.items()
+    if kind == "M":
+        return {"M": _to_text(inner)}
+    if kind == "L":
+        return {"L": [_value_to_text(v) for v in inner]}
+    if kind == "B" and isinstance(inner, bytes):
+        return {"B64": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS" and all(isinstance(v, bytes) for v in inner):
+        return {"BS64": [base64.b64encode(v).decode("ascii") for v in inner]}
+    return value
+
+
+def _from_text(attrs):
+    return {name: _value_from_text(value) for name, value in attrs.items()}
+
+
+def _value_from_text(value):
+    (kind, inner), = value.items()
+    if kind == "M":
+        return {"M": _from_text(inner)}
+    if kind == "L":
+        return {"L": [_value_from_text(v) for v in inner]}
+    if kind == "B64":
+        return {"B": base64.b64decode(inner)}
+    if kind == "BS64":
+        return {"BS": [base64.b64decode(v) for v in inner]}
+    return value
 
 
 def _fsync_dir(path):

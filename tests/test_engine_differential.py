@@ -31,6 +31,8 @@ NO_RETRIES = Config(retries={"total_max_attempts": 1})
 # Few keys, so that sequences keep hitting the same items, partitions and index partitions.
 PKS = ["P0", "P1"]
 SKS = ["a", "ab", "b", "ba", "c"]
+# Items also carry "v", an attribute of any type (every AttributeValue member, nested): it is in every
+# answer that returns items, so the serialiser is compared too.
 GSI_PKS = ["G0", "G1"]
 GSI_SKS = ["x", "xy", "y"]
 NOW = 150  # the "now" of TTL conditions: expires_at 100 has expired, 200 has not
@@ -96,6 +98,26 @@ conditions = st.sampled_from(CONDITIONS)
 on_failure = st.sampled_from([None, "NONE", "ALL_OLD"])
 
 
+# Any attribute value moto stores: every type, nested in lists and maps.
+scalar_values = st.one_of(
+    st.builds(lambda t: {"S": t}, st.text(alphabet="ab é", max_size=4)),
+    st.builds(lambda i: {"N": str(i)}, st.integers(-99, 99)),
+    st.builds(lambda b: {"B": b}, st.binary(max_size=3)),
+    st.builds(lambda xs: {"SS": xs}, st.lists(st.text(alphabet="ab", min_size=1, max_size=2), min_size=1,
+                                               max_size=3, unique=True)),
+    st.builds(lambda xs: {"NS": [str(x) for x in xs]}, st.lists(st.integers(0, 9), min_size=1, max_size=3,
+                                                               unique=True)),
+    st.builds(lambda xs: {"BS": xs}, st.lists(st.binary(min_size=1, max_size=2), min_size=1, max_size=3,
+                                               unique=True)),
+    st.just({"NULL": True}),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+)
+attribute_values = st.recursive(scalar_values, lambda inner: st.one_of(
+    st.builds(lambda xs: {"L": xs}, st.lists(inner, max_size=3)),
+    st.builds(lambda d: {"M": d}, st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3))),
+    max_leaves=5)
+
+
 @st.composite
 def items(draw):
     item = {**draw(keys), "n": n(draw(st.integers(0, 3)))}
@@ -105,6 +127,8 @@ def items(draw):
             item["GSI1SK"] = s(draw(st.sampled_from(GSI_SKS)))
     if draw(st.booleans()):
         item["expires_at"] = n(draw(st.sampled_from([100, 200])))
+    if draw(st.booleans()):
+        item["v"] = draw(attribute_values)
     return item
 
 
@@ -269,8 +293,9 @@ def test_engine_answers_like_stock_moto_and_keeps_what_it_answered_across_a_rest
         tables.append(table)
         for client in (engine.client, stock):
             create(client, table)
-            for item in prefill:
-                client.put_item(TableName=table, Item=item)
+        for item in prefill:
+            expected = outcome(stock, table, "put_item", {"Item": item})
+            assert outcome(engine.client, table, "put_item", {"Item": item}) == expected
         for step, (operation, params) in enumerate(sequence):
             expected = outcome(stock, table, operation, params)
             assert outcome(engine.client, table, operation, params) == expected, f"step {step}: {operation}"

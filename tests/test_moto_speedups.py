@@ -164,3 +164,27 @@ def test_revert_gives_back_stock_moto():
     assert Table.__dict__["query"] is not stock
     moto_speedups.revert()
     assert Table.__dict__["query"] is stock and not moto_speedups.is_applied()
+
+
+EVERY_TYPE = {"PK": {"S": "A"}, "SK": {"S": "1"}, "n": {"N": "-1.5"}, "b": {"B": b"\x00\xff"},
+              "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"a", b"b"]},
+              "null": {"NULL": True}, "no": {"BOOL": False},
+              "m": {"M": {"l": {"L": [{"S": ""}, {"M": {}}, {"BOOL": True}]}}}}
+
+
+def test_attribute_values_are_answered_as_stock_moto_answers_them(ddb, monkeypatch):
+    from moto.core.serialize import AttributePicker
+
+    ddb.put_item(TableName=TABLE, Item=EVERY_TYPE)
+    stock_picker = AttributePicker.__call__
+
+    def no_alias_lookups_for_attribute_values(self, context):
+        assert not context.shape.name.endswith("AttributeValue"), "an AttributeValue went the generic way"
+        return stock_picker(self, context)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AttributePicker, "__call__", no_alias_lookups_for_attribute_values)
+        fast = ddb.get_item(TableName=TABLE, Key={"PK": {"S": "A"}, "SK": {"S": "1"}})["Item"]
+    moto_speedups.revert()
+    stock = ddb.get_item(TableName=TABLE, Key={"PK": {"S": "A"}, "SK": {"S": "1"}})["Item"]
+    assert fast == stock == EVERY_TYPE
