@@ -82,23 +82,27 @@ def timed(http, token, method, path, body=None, expect=(200, 201)):
     return reply
 
 
-def measure_size(http, token, size, repeat, seat_base):
-    """Every operation ``repeat`` times against the current table; {operation: latency summary}."""
+def measure_size(http, token, booker, size, repeat, seat_base):
+    """Every operation ``repeat`` times against the current table; {operation: latency summary}.
+
+    ``booker`` (a new user per size) makes the bookings, so that the partition my-bookings reads keeps its
+    20 bookings: what is measured is the table's size, not one partition's.
+    """
     samples = {name: [] for name in OPERATIONS}
     booked = []
     for i in range(repeat):
-        reply = timed(http, token, "POST", f"/shows/{BOOKING_SHOW}/book", {"seat_number": seat_base + i + 1})
+        reply = timed(http, booker, "POST", f"/shows/{BOOKING_SHOW}/book", {"seat_number": seat_base + i + 1})
         samples["book 1 seat"].append(reply.seconds)
         booked.append(reply.data["id"])
         samples["list shows"].append(timed(http, token, "GET", f"/movies/{DEMO_MOVIE}/shows").seconds)
         samples["my-bookings page"].append(timed(http, token, "GET", f"/my-bookings?limit={MY_BOOKINGS}").seconds)
         samples["seat map"].append(timed(http, token, "GET", f"/shows/{SEAT_MAP_SHOW}/seats").seconds)
         first = seat_base + GROUP * i + 1
-        reply = timed(http, token, "POST", f"/shows/{GROUP_SHOW}/book",
+        reply = timed(http, booker, "POST", f"/shows/{GROUP_SHOW}/book",
                       {"seat_numbers": list(range(first, first + GROUP))})
         samples[GROUP_BOOKING].append(reply.seconds)
     for booking_id in booked:
-        samples["cancel"].append(timed(http, token, "POST", f"/bookings/{booking_id}/cancel").seconds)
+        samples["cancel"].append(timed(http, booker, "POST", f"/bookings/{booking_id}/cancel").seconds)
     return {name: latency_summary(values) for name, values in samples.items()}
 
 
@@ -124,7 +128,8 @@ def run(sizes, repeat, stock_moto):
             added = size
             print(f"  {size:>6} extra items (table: {table_item_count()} items, loaded in "
                   f"{time.perf_counter() - started:.1f} s) ...", file=sys.stderr, flush=True)
-            cells = measure_size(http, token, size, repeat, seat_base=index * repeat * GROUP)
+            booker = http.signup_and_login(f"scale-booker-{index}")
+            cells = measure_size(http, token, booker, size, repeat, seat_base=index * repeat * GROUP)
             stack.check_alive()
             results.append({"extra_items": size, "table_items": table_item_count(), "cells": cells})
             print("    " + "  ".join(f"{name} {cell['p50']} ms" for name, cell in cells.items()),
