@@ -285,7 +285,7 @@ def test_engine_answers_like_stock_moto_and_keeps_what_it_answered_across_a_rest
 
     # No shrinking: a failure is reported with its whole sequence and the step that differed, at once
     # (shrinking sequences over HTTP can take minutes).
-    @settings(max_examples=20, deadline=None, database=None, phases=[Phase.generate],
+    @settings(max_examples=14, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(prefills, operations)
     def same_answers(prefill, sequence):
