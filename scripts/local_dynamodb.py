@@ -5,7 +5,9 @@
   applies each conditional write atomically; serialising requests gives the local endpoint the same
   guarantee. The body is consumed inside the lock because WSGI apps may compute it lazily.
 - Flat costs: scripts/moto_speedups.py fixes moto's two costs that grow with the table (every Query
-  looking at every item, every transaction copying whole tables).
+  looking at every item, every transaction copying whole tables) and two fixed costs per request.
+- Fewer costs per request: DynamoDB requests go straight to moto's DynamoDB app (``DynamoDBFirst``),
+  and connections are kept alive with TCP_NODELAY (``keep_alive_handler``).
 - Durable with ``--data-dir``: scripts/dynamodb_journal.py appends every accepted write to a journal
   before answering, replays it at start, and compacts it at start and at a clean stop.
 - ``--listen-fd N`` serves on a listening socket inherited from the parent (``make run`` binds its
