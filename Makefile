@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install checkov-install run test bench bench-seatmap soak package clean assets
+.PHONY: install checkov-install run test bench bench-seatmap bench-scale bench-throughput soak package clean assets reset-data
 
 install: $(STAMP)
 
@@ -73,3 +73,22 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	echo '*' > $(CHECKOV_VENV)/.gitignore
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+# --- scaling benchmark (issue 9): cost per call as the table grows; see docs/benchmarks.md ---
+# `make bench-scale BENCH_SCALE_ARGS="--sizes 0,2000 --repeat 5"` for a short run (settings: bench/scale.py).
+bench-scale: install
+	$(BIN)/python bench/scale.py $(BENCH_SCALE_ARGS)
+
+# --- throughput (issue 9): 8 clients x 20 s of list shows -> book -> cancel; see docs/benchmarks.md ---
+# `make bench-throughput BENCH_THROUGHPUT_ARGS="--django-url http://127.0.0.1:8600"` also measures the original.
+bench-throughput: install
+	$(BIN)/python bench/throughput.py $(BENCH_THROUGHPUT_ARGS)
+
+# --- the embedded DynamoDB's data (issue 9): kept in .local-data/ between `make run`s ---
+# `make reset-data` (or `make run FRESH=1`) starts from empty. Refused while a `make run` holds the folder.
+LOCAL_DATA_DIR ?= .local-data
+reset-data:
+	@if [ -d "$(LOCAL_DATA_DIR)" ] && command -v flock >/dev/null && ! flock -n "$(LOCAL_DATA_DIR)/lock" true 2>/dev/null; then \
+		echo "$(LOCAL_DATA_DIR) is in use by a running make run; stop it first" >&2; exit 2; fi
+	rm -rf "$(LOCAL_DATA_DIR)"
+	@echo "$(LOCAL_DATA_DIR) removed: the next make run starts from empty"

@@ -190,9 +190,9 @@ def http_load(levels, max_requests, max_seconds):
             cells.append(summary)
             stack.check_alive()
 
-        # What the dev server costs with no app code at all: a path with no route (403 from the gateway).
-        progress(run_closed_loop(stack, https, tokens, "no route (403, no app code)", 1,
-                                 lambda i, n: ("GET", "/no-such-route", None), 50, max_seconds), {403})
+        # What the dev server costs with no app code at all: a path with no route (404 from the gateway).
+        progress(run_closed_loop(stack, https, tokens, "no route (404, no app code)", 1,
+                                 lambda i, n: ("GET", "/no-such-route", None), 50, max_seconds), {404})
 
         for clients in levels:
             cell = run_closed_loop(stack, https, tokens, "list shows", clients,

@@ -1,8 +1,10 @@
 """The local stack for the benchmark and the soak test: helpers shared by bench/bench.py and bench/soak.py.
 
-``LocalStack`` starts the serialised moto endpoint (scripts/local_dynamodb.py) and
-``chalice local --stage local --no-autoreload`` (through scripts/chalice_local.py) on free loopback ports, each in its own process
-group, and stops both groups when the ``with`` block ends (also on Ctrl-C, SIGTERM or a crash).
+``LocalStack`` starts the serialised moto endpoint (scripts/local_dynamodb.py, with moto_speedups and,
+like `make run`, a data folder: a temporary one) and ``chalice local --stage local --no-autoreload``
+(through scripts/chalice_local.py) on free loopback ports bound here and inherited by the servers, each
+in its own process group, and stops both groups when the ``with`` block ends (also on Ctrl-C, SIGTERM
+or a crash). ``LocalStack(stock_moto=True)`` serves moto without the speedups, for before/after numbers.
 The calling process is pointed at the same endpoint, so chalicelib can create the table and load data.
 
 Only dummy credentials are ever set: the endpoint is moto and accepts anything.
@@ -44,9 +46,6 @@ DUMMY_AWS_ENV = {
 }
 
 
-free_port = local_stack.free_port
-
-
 def process_cpu_seconds(pid):
     """User + system CPU seconds used so far by a process (Linux /proc), or None."""
     try:
@@ -67,10 +66,13 @@ class LocalStack:
             http = stack.http()
     """
 
-    def __init__(self, table_name="movie-booking", bcrypt_rounds=SETUP_BCRYPT_ROUNDS, quiet=False):
+    def __init__(self, table_name="movie-booking", bcrypt_rounds=SETUP_BCRYPT_ROUNDS, quiet=False,
+                 stock_moto=False, journal=True):
         self.table_name = table_name
         self.bcrypt_rounds = bcrypt_rounds
         self.quiet = quiet
+        self.stock_moto = stock_moto
+        self.journal = journal
         self.processes = {}
         self.logdir = tempfile.mkdtemp(prefix="movie-booking-bench-")
         # Kept when a server failed (or BENCH_KEEP_LOGS=1), so the logs survive for a look.
@@ -114,10 +116,14 @@ class LocalStack:
         return env
 
     def start(self):
-        self.ddb_port = free_port()
+        ddb_socket = local_stack.listen(0)
+        self.ddb_port = ddb_socket.getsockname()[1]
         env = self.environment()
-        self._start("dynamodb", local_stack.dynamodb_command(self.ddb_port), env)
-        local_stack.wait_for_port(self.ddb_port, self.processes["dynamodb"])
+        data_dir = os.path.join(self.logdir, "data") if self.journal else None
+        self._start("dynamodb", local_stack.dynamodb_command(
+            self.ddb_port, listen_fd=ddb_socket.fileno(), data_dir=data_dir, stock_moto=self.stock_moto),
+            env, ddb_socket)
+        local_stack.wait_until_answering(self.ddb_port, self.processes["dynamodb"])
 
         # This process talks to the same endpoint (table creation, data, audits).
         for key in [k for k in os.environ if k.startswith("AWS_")]:
@@ -127,16 +133,24 @@ class LocalStack:
         settings.reset()
         storage.reset()
 
-        self.api_port = free_port()
+        api_socket = local_stack.listen(0)
+        self.api_port = api_socket.getsockname()[1]
         # scripts/chalice_local.py: the `chalice` CLI with a listen backlog for many clients and
         # TCP_NODELAY (as `make run` uses it).
-        self._start("api", local_stack.chalice_local_command(self.api_port), env)
-        local_stack.wait_for_port(self.api_port, self.processes["api"], timeout=90)
+        self._start("api", local_stack.chalice_local_command(self.api_port, listen_fd=api_socket.fileno()),
+                    env, api_socket)
+        local_stack.wait_until_answering(self.api_port, self.processes["api"], timeout=90)
+        engine = "stock moto" if self.stock_moto else "moto + speedups"
         self._log(f"local stack: API http://{HOST}:{self.api_port}  "
-                  f"DynamoDB (moto, serialised) http://{HOST}:{self.ddb_port}")
+                  f"DynamoDB ({engine}, serialised{', journaled' if self.journal else ''}) "
+                  f"http://{HOST}:{self.ddb_port}")
 
-    def _start(self, name, cmd, env):
-        self.processes[name] = local_stack.start(cmd, env=env, log_path=os.path.join(self.logdir, f"{name}.log"))
+    def _start(self, name, cmd, env, sock):
+        try:
+            self.processes[name] = local_stack.start(cmd, env=env, pass_fds=[sock.fileno()],
+                                                     log_path=os.path.join(self.logdir, f"{name}.log"))
+        finally:
+            sock.close()  # the server holds its own copy
 
     def stop(self):
         if self.logdir is None:
