@@ -18,8 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: install assets
 	PORT=$(PORT) $(BIN)/python scripts/run_local.py
 
+# Two worker processes (one per core), each taking whole test files, so module and session
+# fixtures (the live stack) are shared as before: `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
 test: install checkov-install assets
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build test-output .pytest_cache chalicelib/static/vendor chalicelib/static/openapi.json chalicelib/static/openapi.yaml tests/vendor

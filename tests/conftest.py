@@ -104,6 +104,18 @@ def api(aws):
         yield Api(client)
 
 
+@pytest.fixture
+def alice(api, demo):
+    """An access token of customer alice (demo catalog loaded)."""
+    return api.token_for("alice")
+
+
+@pytest.fixture
+def bob(api, demo):
+    """An access token of customer bob (demo catalog loaded)."""
+    return api.token_for("bob")
+
+
 # --- live stack (issue 3): the real local stack, over HTTP --------------------------------------
 
 LIVE_HOLD_SECONDS = 2

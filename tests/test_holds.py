@@ -12,16 +12,6 @@ def now():
         yield frozen
 
 
-@pytest.fixture
-def alice(api, demo):
-    return api.token_for("alice")
-
-
-@pytest.fixture
-def bob(api, demo):
-    return api.token_for("bob")
-
-
 def hold(api, token, seats, show=1, **kw):
     return api.post(f"/shows/{show}/holds/", {"seat_numbers": seats}, token=token, **kw)
 

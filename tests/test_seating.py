@@ -24,16 +24,6 @@ def boss(api, demo):
 
 
 @pytest.fixture
-def alice(api, demo):
-    return api.token_for("alice")
-
-
-@pytest.fixture
-def bob(api, demo):
-    return api.token_for("bob")
-
-
-@pytest.fixture
 def studio(api, boss):
     """A new 18-seat show with PLAN; its id."""
     response = api.post("/movies/1/shows/", {**SHOW, **PLAN}, token=boss)

@@ -8,7 +8,6 @@ branch's scripts/chalice_local.py reports the peer): the owner-versus-attacker t
 from 127.0.0.2 and 127.0.0.3.
 """
 import concurrent.futures
-import contextlib
 import http.client
 import json
 import threading
@@ -21,6 +20,7 @@ import jwt
 import pytest
 
 from chalicelib import keys, storage
+from test_request_counts import counting
 
 OWNER_ADDRESS, ATTACKER_ADDRESS = "127.0.0.2", "127.0.0.3"
 
@@ -285,21 +285,6 @@ def test_a_malformed_gateway_domain_is_not_used(demo):
 
 
 # --- in process: the DynamoDB calls each auth request makes (docs/data-model.md) -------------
-
-@contextlib.contextmanager
-def counting():
-    calls = []
-
-    def record(model, **_):
-        calls.append(model.name)
-
-    events = storage.client().meta.events
-    events.register("before-call.dynamodb", record)
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.dynamodb", record)
-
 
 def test_signup_is_one_transaction(api):
     with counting() as calls:
