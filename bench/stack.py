@@ -204,11 +204,14 @@ def _raise_keyboard_interrupt(*_):
 
 
 def extra_movie(movie_id, show_ids, total_seats=1000, title="Benchmark", days_ahead=2):
-    """A movie with shows of ``total_seats`` seats, all starting ``days_ahead`` days from now."""
+    """A movie with shows of ``total_seats`` seats (the plain layout, no per-customer cap to speak of),
+    all starting ``days_ahead`` days from now."""
     starts = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days_ahead)).replace(microsecond=0)
     return {
         "id": movie_id, "title": title, "duration_minutes": 100,
+        # One bench user books many seats of a show: the per-customer cap is lifted to the whole show.
         "shows": [{"id": show_id, "screen_name": f"{title} {n}", "total_seats": total_seats,
+                   "max_seats_per_customer": total_seats,
                    "date_time": (starts + dt.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")}
                   for n, show_id in enumerate(show_ids)],
     }

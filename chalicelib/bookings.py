@@ -123,8 +123,7 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
 
     def transaction(free_the_seat: bool) -> Transaction:
         tx = Transaction()
-        booking_items.cancel_part(tx, "booking", caller, booking_id, BOOKED, CANCELLED,
-                                  cancelled["cancelled_at"], cancel_id)
+        booking_items.cancel_part(tx, "booking", booking, BOOKED, CANCELLED, cancelled["cancelled_at"], cancel_id)
         if free_the_seat:
             show_items.free_seat_part(tx, "seat", booking["show"], booking["seat_number"], booking_id)
         claims.unbook_part(tx, seat_writes.CLAIMS_PART, caller, booking["show"])

@@ -1,4 +1,5 @@
-"""Two fixes to moto's DynamoDB that make the local endpoint's cost stop growing with the table.
+"""Fixes to moto's DynamoDB that make the local endpoint's cost stop growing with the table, and cut
+its cost per request.
 
 Written as a pull request to moto would be, and applied on top of the pinned moto version by
 scripts/local_dynamodb.py (``apply()``). Nothing else changes: every answer, error and rollback is still
@@ -50,6 +51,13 @@ Hot spot 4, a cost per returned attribute (moto/core/serialize.py, ``ResponseSer
     and serialise it with moto's own code, which is what those lookups end in for such a dict (every
     other member's lookup misses). Anything else, or a response with key-path transformers registered,
     takes the generic path.
+
+Hot spot 5, a cost per UpdateExpression (moto/dynamodb/parsing/expressions.py,
+    ``UpdateExpressionParser.make``): every update parses its expression twice, once in the request
+    handler (to check the names and values it uses) and once in the model, about 0.1-0.2 ms each.
+    Fix: parse each distinct expression string once (``functools.lru_cache``). The tree is only read
+    by the handler and deep-copied by moto's ``UpdateExpressionValidator`` before anything changes it,
+    so sharing it cannot change an answer; expressions that fail to parse raise as before, uncached.
 
 Usage::
 
@@ -113,6 +121,21 @@ def apply():
     from moto.core.serialize import BaseJSONSerializer
 
     _patch(BaseJSONSerializer, "_serialize_type_structure", _serialize_type_structure)
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    _patch(UpdateExpressionParser, "make", classmethod(_parsed_update_expression))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_update_expression(expression_str):
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    return _original(UpdateExpressionParser, "make").__func__(UpdateExpressionParser, expression_str)
+
+
+def _parsed_update_expression(cls, expression_str):
+    """Hot spot 5: one parse per distinct expression (see the module docstring)."""
+    return _cached_update_expression(expression_str)
 
 
 def revert():
@@ -121,6 +144,7 @@ def revert():
         setattr(owner, name, original)
     _originals.clear()
     _index_keys.clear()
+    _cached_update_expression.cache_clear()
 
 
 def _patch(owner, name, replacement):

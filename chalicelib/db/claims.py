@@ -37,7 +37,9 @@ def claim_part(tx: Transaction, name, caller: str, show_id: int, seats: int, lim
                hold: tuple = None) -> None:
     """Add ``seats`` booked seats, or a hold ``(hold id, until)`` of them, without reading first:
     refused unless the record's upper bounds already show room (domain.caps.fits_without_reading)."""
-    condition = "attribute_not_exists(PK) OR claimed <= :room OR (booked <= :room AND holds_until <= :now)"
+    # A record made by bookings alone has no holds_until: no hold is listed, none can be live.
+    condition = ("attribute_not_exists(PK) OR claimed <= :room OR "
+                 "(booked <= :room AND (attribute_not_exists(holds_until) OR holds_until <= :now))")
     values = {":n": seats, ":room": limit - seats, ":now": now, ":one": 1}
     names = {}
     if hold:
@@ -47,8 +49,7 @@ def claim_part(tx: Transaction, name, caller: str, show_id: int, seats: int, lim
         names["#hold"] = _hold_name(hold_id)
         values.update({":zero": 0, ":claim": {"seats": seats, "until": until}, ":until": until})
     else:
-        expression = "ADD claimed :n, booked :n, version :one SET holds_until = if_not_exists(holds_until, :zero)"
-        values[":zero"] = 0
+        expression = "ADD claimed :n, booked :n, version :one"
     tx.update(name, keys.claims_key(caller, show_id), expression, condition=condition, names=names,
               values=values)
 

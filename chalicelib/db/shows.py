@@ -1,5 +1,6 @@
 """A show's partition (``SHOW#id``): the show item and one lock item per taken seat; and the
 movie's GSI1 partition that lists its shows by start time."""
+import json
 import math
 import threading
 from typing import Optional
@@ -13,21 +14,39 @@ SHOW_CACHE_SIZE = 512
 
 # --- the show item -------------------------------------------------------------------------------
 
+# The seating plan's rows are stored as one JSON string: a plan of 1,000 seats is hundreds of nested
+# values otherwise, which every read of the show's partition (each seat map) would decode one by one.
+PACKED_FIELDS = ("layout",)
+
+
+def _packed(values: dict) -> dict:
+    return {name: json.dumps(value, separators=(",", ":")) if name in PACKED_FIELDS and value is not None
+            else value for name, value in values.items()}
+
+
+def _unpacked(item: Optional[dict]) -> Optional[dict]:
+    if item is not None:
+        for name in PACKED_FIELDS:
+            if isinstance(item.get(name), str):
+                item[name] = json.loads(item[name])
+    return item
+
+
 def show_item(show: dict) -> dict:
     """The stored item of a show record (``id``, ``movie_id``, ``screen_name``, ``date_time``,
-    ``starts_at``, ``total_seats``), with its table and GSI1 keys."""
+    ``starts_at``, ``total_seats`` and the seating fields), with its table and GSI1 keys."""
     return {
         **keys.show_key(show["id"]),
         "type": "show",
         "revision": 1,
-        **show,
+        **_packed(show),
         "GSI1PK": keys.shows_of_movie_gsi(show["movie_id"]),
         "GSI1SK": keys.show_gsi_sort(show["date_time"], show["id"]),
     }
 
 
 def get(show_id: int, consistent: bool = False) -> Optional[dict]:
-    return storage.get(keys.show_key(show_id), consistent=consistent)
+    return _unpacked(storage.get(keys.show_key(show_id), consistent=consistent))
 
 
 class _ShowCache:
@@ -79,7 +98,10 @@ def forget(show_id: int) -> None:
 
 def put_new(show: dict) -> None:
     """Store a show unless its id exists (ConditionFailed carries the existing item)."""
-    storage.put(show_item(show), condition="attribute_not_exists(PK)", return_old=True)
+    try:
+        storage.put(show_item(show), condition="attribute_not_exists(PK)", return_old=True)
+    except storage.ConditionFailed as refused:
+        raise storage.ConditionFailed(_unpacked(refused.old)) from None
 
 
 def put_part(tx: Transaction, name, show: dict) -> None:
@@ -106,7 +128,7 @@ def update(show_id: int, values: dict) -> Optional[dict]:
     if "date_time" in values:
         values = {**values, "GSI1SK": keys.show_gsi_sort(values["date_time"], show_id)}
     try:
-        return storage.set_fields(keys.show_key(show_id), values, increment={"revision": 1})
+        return _unpacked(storage.set_fields(keys.show_key(show_id), _packed(values), increment={"revision": 1}))
     except storage.ConditionFailed:
         return None
 
@@ -115,14 +137,14 @@ def delete(show_id: int) -> Optional[dict]:
     """Delete the show item; the deleted item, or None if there was none."""
     forget(show_id)
     try:
-        return storage.delete(keys.show_key(show_id), condition="attribute_exists(PK)", return_old=True)
+        return _unpacked(storage.delete(keys.show_key(show_id), condition="attribute_exists(PK)", return_old=True))
     except storage.ConditionFailed:
         return None
 
 
 def restore(item: dict) -> None:
     """Put a deleted show item back, unless one exists again."""
-    storage.put(item, condition="attribute_not_exists(PK)")
+    storage.put(_packed(item), condition="attribute_not_exists(PK)")
 
 
 def delete_part(tx: Transaction, name, show_id: int) -> None:
@@ -228,7 +250,7 @@ def partition(show_id: int, consistent: bool = False) -> tuple:
     show, locks = None, []
     for item in storage.query_all("PK = :pk", {":pk": keys.show_pk(show_id)}, consistent=consistent):
         if item["SK"] == keys.SHOW_SK:
-            show = item
+            show = _unpacked(item)
         elif item["SK"].startswith(keys.SEAT_PREFIX):
             locks.append(item)
     return show, locks
