@@ -83,7 +83,7 @@ class Ledger:
             self.calls[operation].append((finished, reply.seconds if reply else None,
                                           reply.status if reply else "no response"))
 
-    def saw_bookings(self, user, views, group_size=None):
+    def saw_bookings(self, user, views, group_size=None, group_id=None):
         with self.lock:
             for view in views:
                 self.created.setdefault(view["id"], {
@@ -91,8 +91,8 @@ class Ledger:
                     "group_id": view.get("group_id")})
                 if view["id"] not in self.cancelled:
                     self.active[user].add(view["id"])
-                if group_size and view.get("group_id"):
-                    self.groups[view["group_id"]] = group_size
+            if group_size and group_id:
+                self.groups[group_id] = group_size
 
     def saw_cancel(self, user, booking_id):
         with self.lock:
@@ -207,7 +207,10 @@ class Client:
                 self.unexpected(operation, reply)
         elif reply.status in (200, 201):
             views = reply.data["bookings"] if group else [reply.data]
-            self.ledger.saw_bookings(self.user, views, len(seats) if group else None)
+            # A group that includes seats the user had booked before books only the others under
+            # its group id (the seats already theirs keep their own bookings).
+            made = sum(1 for view in views if group and view.get("group_id") == reply.data["group_id"])
+            self.ledger.saw_bookings(self.user, views, made or None, reply.data.get("group_id") if group else None)
         elif reply.status != 409:
             self.unexpected(operation, reply)
 
@@ -290,7 +293,8 @@ class Client:
     def confirm(self):
         reply, hold_id = self._hold_action("confirm", (200, 201))
         if reply is not None:
-            self.ledger.saw_bookings(self.user, reply.data["bookings"], len(reply.data["bookings"]))
+            self.ledger.saw_bookings(self.user, reply.data["bookings"], len(reply.data["bookings"]),
+                                     reply.data["group_id"])
             self.ledger.hold_done(self.user, hold_id, confirmed=[b["id"] for b in reply.data["bookings"]])
 
     def release(self):
