@@ -18,8 +18,9 @@ bookings index) and audited:
     holds the seat; a seen booking never seen cancelled is still booked;
   - nothing is in the table that no client saw (unless a request's outcome was unknown);
   - group bookings are all or nothing; idempotent replays returned the first response;
-  - no seat is ever held or booked twice at the same time (the holds' and bookings' lifetimes on a
-    seat, from the table, never overlap), every hold lock belongs to a live hold, and no expired
+  - no seat is ever held or booked twice at the same time (no two of the holds' and bookings'
+    lifetimes on a seat, from the table, certainly overlap: a start is known to lie between the
+    app's stamp and the client's answer), every hold lock belongs to a live hold, and no expired
     hold turned into a booking (a confirm's bookings were made before the hold's expiry, one per
     held seat);
   - no HTTP 500 and no unexpected status; a 503 (DynamoDB still busy after bounded retries) must
@@ -88,7 +89,7 @@ class Ledger:
             for view in views:
                 self.created.setdefault(view["id"], {
                     "user": user, "show": view["show"], "seat": view["seat_number"],
-                    "group_id": view.get("group_id")})
+                    "group_id": view.get("group_id"), "answered_at": time.time()})
                 if view["id"] not in self.cancelled:
                     self.active[user].add(view["id"])
             if group_size and group_id:
@@ -110,7 +111,8 @@ class Ledger:
 
     def saw_hold(self, user, view):
         with self.lock:
-            self.holds.setdefault(view["id"], {"user": user, "show": view["show"], "seats": view["seat_numbers"]})
+            self.holds.setdefault(view["id"], {"user": user, "show": view["show"], "seats": view["seat_numbers"],
+                                               "answered_at": time.time()})
             if view["id"] not in self.confirmed and view["id"] not in self.released:
                 self.active_holds[user].add(view["id"])
 
@@ -270,8 +272,9 @@ class Client:
 
     def _hold_action(self, action, expected):
         hold_id = self.ledger.pick_active(self.user, self.rng, holds=True)
-        if hold_id is None:
-            return self.hold()
+        if hold_id is None:  # nothing to act on yet: make a hold instead
+            self.hold()
+            return None, None
         reply = self.call(action, "POST", f"/holds/{hold_id}/{action}")
         if reply is None or reply.status >= 500:
             if reply is not None and not self.overloaded(action, reply):
@@ -476,7 +479,13 @@ def check_holds(check, ledger, holds, bookings):
     check("no expired hold turned into a booking; a confirm books every held seat once", problems,
           f"{len(confirmed_by)} confirmed holds, {len(holds)} holds in the table")
 
-    lifetimes = collections.defaultdict(list)  # (show, seat) -> [(start, end, what)]
+    # A lifetime's start is known only as a window: the app stamps held_since / created_at before its
+    # transaction, which may then wait in the serialised endpoint, and commits before the client has
+    # its answer (answered_at, in the client's wall clock, which is the app's). Ends stamped by a
+    # cancel, release or confirm are likewise lower bounds of their commit; an expiry is exact. So two
+    # lifetimes on a seat certainly overlapped only if both had certainly started before either
+    # could have ended.
+    lifetimes = collections.defaultdict(list)  # (show, seat) -> [(start, started by, end, what)]
     for h in holds.values():
         end = h["held_until"]
         if h["status"] == "released":
@@ -484,18 +493,22 @@ def check_holds(check, ledger, holds, bookings):
         elif h["status"] == "confirmed":
             made = confirmed_by.get(h["id"]) or []
             end = min([end] + [_epoch(b["created_at"]) for b in made])
+        answered = ledger.holds.get(h["id"], {}).get("answered_at", float("inf"))
         for seat in h["seat_numbers"]:
-            lifetimes[(h["show"], seat)].append((h["held_since"], end, f"hold {h['id']} of {h['user']}"))
+            lifetimes[(h["show"], seat)].append((h["held_since"], answered, end, f"hold {h['id']} of {h['user']}"))
     for b in bookings.values():
         end = _epoch(b["cancelled_at"]) if b["status"] == "cancelled" else float("inf")
-        lifetimes[(b["show"], b["seat_number"])].append((_epoch(b["created_at"]), end, f"booking {b['id']}"))
+        answered = ledger.created.get(b["id"], {}).get("answered_at", float("inf"))
+        lifetimes[(b["show"], b["seat_number"])].append((_epoch(b["created_at"]), answered, end, f"booking {b['id']}"))
     overlaps = []
     for seat, spans in lifetimes.items():
         spans.sort()
-        for (start, end, what), (next_start, _, next_what) in zip(spans, spans[1:]):
-            if next_start < end - 0.001:  # timestamps are kept to the millisecond
-                overlaps.append(f"show {seat[0]} seat {seat[1]}: {what} until {end:.3f} and {next_what} "
-                                f"from {next_start:.3f}")
+        for i, (start, started_by, end, what) in enumerate(spans):
+            for next_start, next_started_by, next_end, next_what in spans[i + 1:]:
+                if max(started_by, next_started_by) < min(end, next_end) - 0.001:  # stamps are to the ms
+                    overlaps.append(f"show {seat[0]} seat {seat[1]}: {what} from {start:.3f} (answered by "
+                                    f"{started_by:.3f}) until {end:.3f}, and {next_what} from {next_start:.3f} "
+                                    f"(answered by {next_started_by:.3f}) until {next_end:.3f}")
     check("no seat is ever held or booked twice at the same time", overlaps,
           f"{sum(len(s) for s in lifetimes.values())} hold and booking lifetimes on {len(lifetimes)} seats")
     check("every hold a client saw made is in the table (same user, show, seats)",
