@@ -93,6 +93,10 @@ CONDITIONS = [
     ("attribute_exists(PK)", {}),
     ("n < :limit", {":limit": n(2)}),
     ("attribute_not_exists(PK) OR expires_at < :now", {":now": n(NOW)}),
+    # Parsed from cached tokens (hot spot 6): nesting, functions, names. (Expressions moto cannot parse
+    # raise Python errors out of mock_aws, so they are compared in tests/test_moto_speedups.py.)
+    ("attribute_exists(PK) AND (NOT begins_with(SK, :p) OR size(SK) > :zero)", {":p": s("a"), ":zero": n(0)}),
+    ("#e <> :now AND n IN (:one, :limit)", {":now": n(NOW), ":one": n(1), ":limit": n(2)}, {"#e": "expires_at"}),
 ]
 conditions = st.sampled_from(CONDITIONS)
 on_failure = st.sampled_from([None, "NONE", "ALL_OLD"])
@@ -134,10 +138,12 @@ def items(draw):
 
 def with_condition(params, condition, failure):
     if condition is not None:
-        expression, values = condition
+        expression, values, *names = condition
         params["ConditionExpression"] = expression
         if values:
             params["ExpressionAttributeValues"] = {**params.get("ExpressionAttributeValues", {}), **values}
+        if names:
+            params["ExpressionAttributeNames"] = {**params.get("ExpressionAttributeNames", {}), **names[0]}
     if failure is not None:
         params["ReturnValuesOnConditionCheckFailure"] = failure
     return params

@@ -188,3 +188,25 @@ def test_attribute_values_are_answered_as_stock_moto_answers_them(ddb, monkeypat
     moto_speedups.revert()
     stock = ddb.get_item(TableName=TABLE, Key={"PK": {"S": "A"}, "SK": {"S": "1"}})["Item"]
     assert fast == stock == EVERY_TYPE
+
+
+def test_each_condition_string_is_lexed_once_and_still_decides_each_write(ddb, monkeypatch):
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    lexed = []
+    stock_lex = moto_speedups._original(ConditionExpressionParser, "_lex_condition_expression")
+    monkeypatch.setitem(moto_speedups._originals, (ConditionExpressionParser, "_lex_condition_expression"),
+                        lambda parser: lexed.append(parser.condition_expression) or stock_lex(parser))
+    moto_speedups._cached_condition_tokens.cache_clear()
+    guarded = {"ConditionExpression": "attribute_not_exists(PK) OR #n < :max", "ExpressionAttributeNames": {"#n": "n"}}
+    item = {"PK": {"S": "C"}, "SK": {"S": "1"}, "n": {"N": "5"}}
+    ddb.put_item(TableName=TABLE, Item=item, ExpressionAttributeValues={":max": {"N": "9"}}, **guarded)
+    ddb.put_item(TableName=TABLE, Item=item, ExpressionAttributeValues={":max": {"N": "6"}}, **guarded)
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        ddb.put_item(TableName=TABLE, Item=item, ExpressionAttributeValues={":max": {"N": "5"}}, **guarded)
+    assert lexed == [guarded["ConditionExpression"]]
+    for _ in range(2):  # a string that cannot be lexed fails as in stock moto each time, never remembered
+        with pytest.raises(ValueError, match="Cannot parse condition"):
+            ddb.put_item(TableName=TABLE, Item=item, ConditionExpression="n ! :max",
+                         ExpressionAttributeValues={":max": {"N": "5"}})
+    assert lexed.count("n ! :max") == 2
