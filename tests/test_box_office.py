@@ -280,17 +280,17 @@ def test_customer_signs_up_holds_two_seats_extends_confirms_and_cancels_one(stac
     expect(page.locator("#seat-map button.seat")).to_have_count(100)
     expect(page.locator("#seat-map .row")).to_have_count(10)
     expect(page.locator("#prices li")).to_have_text(
-        ["standard: €9.50", "premium: €14.50", "accessible: €9.50", "companion: €9.50"])
-    page.get_by_role("button", name="Row J seat 5, premium, €14.50, available").click()
-    page.get_by_role("button", name="Row J seat 6, premium, €14.50, available").click()
-    expect(page.locator("#selection")).to_have_text("Selected: Row J seat 5, Row J seat 6 (total €29.00).")
+        ["standard: 9.50 €", "premium: 14.50 €", "accessible: 9.50 €", "companion: 9.50 €"])
+    page.get_by_role("button", name="Row J seat 5, premium, 14.50 €, available").click()
+    page.get_by_role("button", name="Row J seat 6, premium, 14.50 €, available").click()
+    expect(page.locator("#selection")).to_have_text("Selected: Row J seat 5, Row J seat 6 (total 29.00 €).")
     page.get_by_role("button", name="Hold selected seats").click()
 
     panel = page.locator("#hold-panel")
     expect(panel).to_be_visible()
-    expect(panel.get_by_role("listitem")).to_have_text(["Row J seat 5, premium, €14.50", "Row J seat 6, premium, €14.50"])
-    expect(page.locator("#hold-total")).to_have_text("Total: €29.00")
-    expect(_seat(page, "J5")).to_have_accessible_name("Row J seat 5, premium, €14.50, in your hold")
+    expect(panel.get_by_role("listitem")).to_have_text(["Row J seat 5, premium, 14.50 €", "Row J seat 6, premium, 14.50 €"])
+    expect(page.locator("#hold-total")).to_have_text("Total: 29.00 €")
+    expect(_seat(page, "J5")).to_have_accessible_name("Row J seat 5, premium, 14.50 €, in your hold")
     countdown = page.locator("#countdown")
     expect(countdown).to_have_text(re.compile(r"^[01]:\d\d$"))
     first = _seconds(countdown.inner_text())
@@ -306,14 +306,14 @@ def test_customer_signs_up_holds_two_seats_extends_confirms_and_cancels_one(stac
 
     page.get_by_role("button", name="Confirm and book").click()
     expect(page.get_by_role("heading", name="Booked")).to_be_visible()
-    expect(page.locator("#booked-list li")).to_have_text(["Row J seat 5, premium, €14.50", "Row J seat 6, premium, €14.50"])
-    expect(page.locator("#booked-total")).to_have_text("2 seats booked, total €29.00.")
+    expect(page.locator("#booked-list li")).to_have_text(["Row J seat 5, premium, 14.50 €", "Row J seat 6, premium, 14.50 €"])
+    expect(page.locator("#booked-total")).to_have_text("2 seats booked, total 29.00 €.")
     _screenshot(page, "box-office-confirmation.png")
 
     page.get_by_role("link", name="My bookings").first.click()
     rows = page.locator("#booking-rows tr")
     expect(rows).to_have_count(2)
-    expect(rows.filter(has_text="Row J seat 5")).to_contain_text("€14.50")
+    expect(rows.filter(has_text="Row J seat 5")).to_contain_text("14.50 €")
     expect(rows.filter(has_text="Row J seat 5")).to_contain_text("booked")
     page.get_by_role("button", name=re.compile(r"^Cancel Row J seat 5, Inception, ")).click()
     expect(rows.filter(has_text="Row J seat 5")).to_contain_text("cancelled")
@@ -338,11 +338,11 @@ def test_best_available_holds_four_adjacent_seats_and_says_when_there_are_none(s
     held = page.locator("#hold-panel li")
     expect(held).to_have_count(4)
     names = held.all_inner_texts()
-    places = [re.fullmatch(r"Row ([A-J]) seat (\d+), standard, €9\.50", name).groups() for name in names]
+    places = [re.fullmatch(r"Row ([A-J]) seat (\d+), standard, 9\.50 €", name).groups() for name in names]
     assert len({row for row, _ in places}) == 1, names  # one row ...
     numbers = [int(place) for _, place in places]
     assert numbers == list(range(numbers[0], numbers[0] + 4)), names  # ... side by side
-    expect(page.locator("#hold-total")).to_have_text("Total: €38.00")
+    expect(page.locator("#hold-total")).to_have_text("Total: 38.00 €")
     row = places[0][0]
     for place in numbers:
         expect(_seat(page, f"{row}{place}")).to_have_accessible_name(re.compile(r", in your hold$"))
@@ -361,7 +361,7 @@ def test_best_available_holds_four_adjacent_seats_and_says_when_there_are_none(s
     assert _seat_map(stack, show_id)["held"] == []
     page.get_by_label("Seats may be apart if need be").check()
     page.get_by_role("button", name="Hold best available seats").click()
-    expect(held).to_have_text(["Row A seat 1, accessible, €9.50", "Row A seat 10, accessible, €9.50"])
+    expect(held).to_have_text(["Row A seat 1, accessible, 9.50 €", "Row A seat 10, accessible, 9.50 €"])
 
 
 def test_seat_taken_by_another_customer_turns_taken_without_a_reload(stack, new_page):
@@ -371,7 +371,7 @@ def test_seat_taken_by_another_customer_turns_taken_without_a_reload(stack, new_
     page, _ = new_page()
     _log_in(page, stack.base_url, first, f"#/movies/2/shows/{show_id}")
     page.locator("#seat-map button.seat").first.wait_for()
-    expect(_seat(page, "C7")).to_have_accessible_name("Row C seat 7, standard, €9.50, available")
+    expect(_seat(page, "C7")).to_have_accessible_name("Row C seat 7, standard, 9.50 €, available")
 
     other, _ = new_page()  # another customer, in another browser context, takes seat 7
     _log_in(other, stack.base_url, second, f"#/movies/2/shows/{show_id}")
@@ -381,7 +381,7 @@ def test_seat_taken_by_another_customer_turns_taken_without_a_reload(stack, new_
     held_at = time.monotonic()
 
     expect(_seat(page, "C7")).to_have_accessible_name(
-        "Row C seat 7, standard, €9.50, held by another customer", timeout=(POLL_SECONDS + 2) * 1000)
+        "Row C seat 7, standard, 9.50 €, held by another customer", timeout=(POLL_SECONDS + 2) * 1000)
     assert time.monotonic() - held_at < POLL_SECONDS + 2
     expect(_seat(page, "C7")).to_have_attribute("aria-disabled", "true")
     _seat(page, "C7").click(force=True)  # (Playwright would wait for an aria-disabled button to be enabled)
@@ -391,7 +391,7 @@ def test_seat_taken_by_another_customer_turns_taken_without_a_reload(stack, new_
 
     other.get_by_role("button", name="Confirm and book").click()
     expect(other.get_by_role("heading", name="Booked")).to_be_visible()
-    expect(_seat(page, "C7")).to_have_accessible_name("Row C seat 7, standard, €9.50, taken",
+    expect(_seat(page, "C7")).to_have_accessible_name("Row C seat 7, standard, 9.50 €, taken",
                                                      timeout=(POLL_SECONDS + 2) * 1000)
     _screenshot(page, "box-office-seat-map.png")
 
@@ -405,7 +405,7 @@ def test_hold_of_a_seat_taken_in_the_meantime_says_which_and_redraws_it(stack, n
     page.locator("#seat-map button.seat").first.wait_for()
     _seat(page, "B1").click()
     _seat(page, "B2").click()
-    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 1, Row B seat 2 (total €19.00).")
+    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 1, Row B seat 2 (total 19.00 €).")
 
     # The seat map's polls wait while someone else holds B2 (seat 12), so that the page still shows it free.
     paused, pausing = [], [True]
@@ -422,11 +422,11 @@ def test_hold_of_a_seat_taken_in_the_meantime_says_which_and_redraws_it(stack, n
                                "choose another seat.")
     expect(_seat(page, "B2")).to_have_attribute("aria-disabled", "true")
     expect(_seat(page, "B2")).to_have_attribute("aria-pressed", "false")
-    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 1 (total €9.50).")
+    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 1 (total 9.50 €).")
     pausing.clear()
     for route in paused:
         route.continue_()
-    expect(_seat(page, "B2")).to_have_accessible_name("Row B seat 2, standard, €9.50, held by another customer")
+    expect(_seat(page, "B2")).to_have_accessible_name("Row B seat 2, standard, 9.50 €, held by another customer")
     assert page.locator("#hold-panel").is_hidden()
     _screenshot(page, "box-office-seat-taken-meanwhile.png")
 
@@ -443,7 +443,7 @@ def test_a_hold_the_show_refuses_says_why_by_the_hold_button(stack, new_page):
     expect(page.locator("#hold-panel")).to_be_hidden()
     _seat(page, "D1").click()
     page.get_by_role("button", name="Hold selected seats").click()
-    expect(page.locator("#hold-panel li")).to_have_text(["Row D seat 1, standard, €9.50", "Row D seat 2, standard, €9.50"])
+    expect(page.locator("#hold-panel li")).to_have_text(["Row D seat 1, standard, 9.50 €", "Row D seat 2, standard, 9.50 €"])
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -528,11 +528,11 @@ def test_every_seat_is_a_named_button_and_the_map_works_from_the_keyboard(stack,
     seats = page.locator("#seat-map button.seat")
     expect(seats).to_have_count(100)
     names = seats.evaluate_all("buttons => buttons.map(b => [b.getAttribute('aria-label'), b.tabIndex])")
-    pattern = r"Row [A-J] seat \d+, (standard|premium|accessible|companion), €\d+\.\d\d, available"
+    pattern = r"Row [A-J] seat \d+, (standard|premium|accessible|companion), \d+\.\d\d €, available"
     assert all(re.fullmatch(pattern, name) and tab == 0 for name, tab in names), names[:3]
-    assert [name for name, _ in names[:2]] == ["Row A seat 1, accessible, €9.50, available",
-                                              "Row A seat 2, companion, €9.50, available"]
-    assert names[-1][0] == "Row J seat 10, premium, €14.50, available"
+    assert [name for name, _ in names[:2]] == ["Row A seat 1, accessible, 9.50 €, available",
+                                              "Row A seat 2, companion, 9.50 €, available"]
+    assert names[-1][0] == "Row J seat 10, premium, 14.50 €, available"
     expect(_seat(page, "A1")).to_have_class(re.compile(r"\bwheelchair\b"))  # marked on the map
     expect(page.locator("#legend-wheelchair")).to_be_visible()
 
@@ -543,15 +543,15 @@ def test_every_seat_is_a_named_button_and_the_map_works_from_the_keyboard(stack,
     page.keyboard.press("Space")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
-    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 2, Row B seat 3 (total €19.00).")
+    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 2, Row B seat 3 (total 19.00 €).")
     page.keyboard.press("Enter")
-    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 2 (total €9.50).")
+    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 2 (total 9.50 €).")
     expect(_seat(page, "B3")).to_be_focused()  # focus survives the seat map's redraws:
     with page.expect_response(lambda r: r.url.endswith(f"/shows/{show_id}/seats/"), timeout=(POLL_SECONDS + 2) * 1000):
         pass  # the next poll
     page.wait_for_timeout(100)
     expect(_seat(page, "B3")).to_be_focused()
-    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 2 (total €9.50).")
+    expect(page.locator("#selection")).to_have_text("Selected: Row B seat 2 (total 9.50 €).")
 
 
 def _axe_violations(page):
@@ -608,7 +608,7 @@ def test_box_office_works_behind_a_stage_prefix(gateway, live_stack, new_page):
     page.get_by_role("button", name="Hold selected seats").click()
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^\d+:\d\d$"))
     page.get_by_role("button", name="Confirm and book").click()
-    expect(page.locator("#booked-list li")).to_have_text(["Row C seat 5, standard, €9.50"])
+    expect(page.locator("#booked-list li")).to_have_text(["Row C seat 5, standard, 9.50 €"])
     _screenshot(page, "box-office-stage.png")
     stray = [url for _, url in recorder.requests if not url.startswith(base + "/")]
     assert not stray, f"requests outside the stage prefix: {stray}"

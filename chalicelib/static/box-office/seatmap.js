@@ -22,10 +22,12 @@ export function seatName(label, number) {
   return parts ? `Row ${parts[1]} seat ${parts[2]}` : `Seat ${label || number}`;
 }
 
-/** `minor` units of `currency` as text, e.g. 1450 EUR -> "€14.50" (the currency's own decimals). */
+/** `minor` units of `currency` as text, e.g. 1450 EUR -> "14.50 €": the currency's own decimals, then its symbol. */
 export function money(minor, currency) {
-  const format = new Intl.NumberFormat(document.documentElement.lang, { style: "currency", currency });
-  return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
+  const format = new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay: "narrowSymbol" });
+  const digits = format.resolvedOptions().maximumFractionDigits;
+  const symbol = format.formatToParts(0).find((part) => part.type === "currency").value;
+  return `${(minor / 10 ** digits).toFixed(digits)} ${symbol}`;
 }
 
 /**
