@@ -5,9 +5,10 @@
   applies each conditional write atomically; serialising requests gives the local endpoint the same
   guarantee. The body is consumed inside the lock because WSGI apps may compute it lazily.
 - Flat costs: scripts/moto_speedups.py fixes moto's two costs that grow with the table (every Query
-  looking at every item, every transaction copying whole tables) and two fixed costs per request.
+  looking at every item, every transaction copying whole tables) and several fixed costs per request.
 - Fewer costs per request: DynamoDB requests go straight to moto's DynamoDB handler (``DynamoDBFirst``),
-  and connections are kept alive with TCP_NODELAY (``keep_alive_handler``).
+  connections are kept alive with TCP_NODELAY (``keep_alive_handler``), and request headers are parsed
+  without the email parser (scripts/fast_http_headers.py).
 - Durable with ``--data-dir``: scripts/dynamodb_journal.py appends every accepted write to a journal
   before answering, replays it at start, and compacts it at start and at a clean stop.
 - ``--listen-fd N`` serves on a listening socket inherited from the parent (``make run`` binds its
@@ -30,6 +31,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import dynamodb_journal  # noqa: E402
+import fast_http_headers  # noqa: E402
 import local_stack  # noqa: E402
 import moto_speedups  # noqa: E402
 
@@ -232,6 +234,7 @@ def main(argv=None):
         args.listen_fd = sock.fileno()
 
     patched = False if args.stock_moto else apply_speedups()
+    fast_http_headers.apply()
     journal = dynamodb_journal.Journal(args.data_dir) if args.data_dir else None
     server = make_local_server(args.host, args.port, fd=args.listen_fd, journal=journal)
     try:
