@@ -26,7 +26,7 @@ import uuid
 
 import pytest
 import requests
-from test_browser import CHROMIUM_ARGS, OUTPUT, ROOT, Recorder, _chromium_or_skip, gateway  # noqa: F401
+from test_browser import OUTPUT, ROOT, Recorder, browser, gateway  # noqa: F401 (browser, gateway: fixtures)
 
 from chalicelib import box_office
 
@@ -162,17 +162,6 @@ def stack():
         yield _box_office_stack_class()(f"http://127.0.0.1:{api_port}", env["AWS_ENDPOINT_URL_DYNAMODB"], env)
     finally:
         local_stack.stop(processes, timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
