@@ -4,12 +4,12 @@
 The standard library hands each header block to ``email.parser``'s feed parser, which is general
 enough for whole MIME messages: py-spy puts it at about 12 % of `chalice local`'s CPU and 8 % of the
 endpoint's in `make bench-throughput`; the eight headers of a DynamoDB response take 28 us that way
-and 8 us here. For the blocks HTTP clients and servers actually send (one ``Name: value``
-per line, no continuation lines, no multipart or message content type) ``parse_headers`` builds the same
+and 8 us here. For the blocks HTTP clients and servers actually send (one ``Name: value`` per line,
+no continuation lines, no multipart or message content type) ``parse_headers`` builds the same
 ``HTTPMessage`` directly: the same lines read by ``http.client._read_headers`` (so the same limits
-and errors), each field split exactly as the compat32 policy's ``header_source_parse`` splits it,
-stored with ``set_raw`` in order, and an empty payload. Any other block (a folded line, a line
-without a field name, a stray line break, a ``From `` line, a multipart or message type) goes to the standard parser unchanged.
+and errors), each field split as the compat32 policy's ``header_source_parse`` splits it, stored
+with ``set_raw`` in order, and an empty payload. Any other block (a folded line, a line without a
+field name, a stray line break, a multipart or message type) goes to the standard parser unchanged.
 ``tests/test_fast_http_headers.py`` compares the two on generated blocks: identical messages.
 
 Local stack only: the deployed function keeps the standard library as it is.
@@ -37,7 +37,7 @@ def parse_headers(fp, _class=http.client.HTTPMessage):
         if field is None:
             return _parse_as_email(lines, _class)
         name, value = field.groups()
-        if name.lower() == "content-type" and ("multipart" in value.lower() or "message" in value.lower()):
+        if name.lower() == "content-type" and any(kind in value.lower() for kind in ("multipart", "message")):
             return _parse_as_email(lines, _class)  # the feed parser reads such a body further
         message.set_raw(name, value.lstrip(" \t"))  # compat32's header_source_parse
     message.set_payload("")

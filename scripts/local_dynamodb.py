@@ -91,12 +91,20 @@ class DynamoDBFirst:
     TARGET_PREFIX = "DynamoDB_20120810."
 
     def __init__(self):
+        from botocore.exceptions import ClientError
+        from flask import Response
+        from moto.dynamodb.responses import DynamoHandler
+        from moto.moto_api import recorder
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.settings import DISABLE_GLOBAL_CORS
 
         self.dynamodb = create_backend_app("dynamodb")
         self.request_class = self.dynamodb.request_class  # moto's BackendRequest, as Flask would make it
+        self.handler = DynamoHandler.dispatch  # what the app's one route calls (moto/dynamodb/urls.py)
+        self.cors = not DISABLE_GLOBAL_CORS
+        self.response_class, self.client_error, self.record = Response, ClientError, recorder._record_request
         self.dispatcher = DomainDispatcherApplication(create_backend_app)
-        self.direct = True
+        self.direct = True  # False: every request through Flask (tests compare the two)
 
     def __call__(self, environ, start_response):
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith(self.TARGET_PREFIX):
@@ -108,21 +116,15 @@ class DynamoDBFirst:
 
     def call_handler(self, environ, start_response):
         """``convert_to_flask_response.__call__`` for the route ``/``, plus flask-cors's header."""
-        from botocore.exceptions import ClientError
-        from flask import Response
-        from moto.dynamodb.responses import DynamoHandler
-        from moto.moto_api import recorder
-        from moto.settings import DISABLE_GLOBAL_CORS
-
         request = self.request_class(environ)
         try:
-            recorder._record_request(request)
-            result = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
-        except ClientError as exc:
+            self.record(request)
+            result = self.handler(request, request.raw_url, dict(request.headers))
+        except self.client_error as exc:
             result = 400, {}, exc.response["Error"]["Message"]
         status, headers, content = result if len(result) == 3 else (200, {}, result)
-        response = Response(response=content, status=status, headers=headers)
-        if not DISABLE_GLOBAL_CORS:
+        response = self.response_class(response=content, status=status, headers=headers)
+        if self.cors:
             response.headers["Access-Control-Allow-Origin"] = "*"  # flask-cors, for a request without Origin
         return response(environ, start_response)
 
