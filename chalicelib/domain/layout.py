@@ -2,7 +2,9 @@
 
 A layout is a list of rows from the screen backwards: ``{"label": "F", "seats": 12, "category":
 "standard"}``, or ``{"label": "A", "seats": ["accessible", "companion", "standard", ...]}`` with one
-category per seat. Categories map a name to ``{"price": minor units}``; one ISO 4217 ``currency``
+category per seat; ``"aisles": [4, 16]`` says an aisle runs after the row's 4th and 16th seat (seats
+across an aisle are not neighbours: a party is never split by one, and an aisle ends a gap like a
+row's end does). Categories map a name to ``{"price": minor units}``; one ISO 4217 ``currency``
 per show. Seat numbers are 1..total_seats counted row by row from row A's first seat, so seat
 numbers mean what they always meant; each seat also has a label (row label + place in the row,
 "F7") and a category. A show without a layout has :func:`default_layout`.
@@ -30,6 +32,7 @@ class Seat:
     place: int  # 0 = the row's first seat
     label: str
     category: str
+    section: int = 0  # which stretch of the row between aisles (0 = up to the first aisle)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,13 @@ class Plan:
         seat = self.seat(number)
         return {"seat_number": number, "seat_label": seat.label, "category": seat.category,
                 "price": self.price(seat.category)}
+
+    def sections(self, row_index: int) -> list:
+        """The row's stretches of seats between aisles, each a tuple of Seats in place order."""
+        stretches = {}
+        for seat in self.rows[row_index][1]:
+            stretches.setdefault(seat.section, []).append(seat)
+        return [tuple(stretches[key]) for key in sorted(stretches)]
 
     def categories_view(self) -> list:
         return [{"name": name, "price": spec["price"], "currency": self.currency}
@@ -94,25 +104,32 @@ def resized(layout: Sequence[Mapping], total_seats: int) -> list:
     the back rows, or added behind them as new rows as wide as the last row, of its last seat's
     category."""
     rows = [{"label": row["label"], "seats": list(row["seats"]) if isinstance(row["seats"], list)
-             else [row.get("category", DEFAULT_CATEGORY)] * row["seats"]} for row in layout]
+             else [row.get("category", DEFAULT_CATEGORY)] * row["seats"], "aisles": list(row.get("aisles") or ())}
+            for row in layout]
     count = sum(len(row["seats"]) for row in rows)
     while count > total_seats:
         cut = min(count - total_seats, len(rows[-1]["seats"]))
         del rows[-1]["seats"][len(rows[-1]["seats"]) - cut:]
+        rows[-1]["aisles"] = [after for after in rows[-1]["aisles"] if after < len(rows[-1]["seats"])]
         count -= cut
         if not rows[-1]["seats"]:
             rows.pop()
-    width, category = len(rows[-1]["seats"]), rows[-1]["seats"][-1]
+    width, category, aisles = len(rows[-1]["seats"]), rows[-1]["seats"][-1], rows[-1]["aisles"]
     used, index = {row["label"] for row in rows}, len(rows)
     while count < total_seats:
         while row_label(index) in used:
             index += 1
         seats = min(width, total_seats - count)
-        rows.append({"label": row_label(index), "seats": [category] * seats})
+        rows.append({"label": row_label(index), "seats": [category] * seats,
+                     "aisles": [after for after in aisles if after < seats]})
         used.add(row_label(index))
         count += seats
-    return [{"label": row["label"], "seats": len(row["seats"]), "category": row["seats"][0]}
-            if len(set(row["seats"])) == 1 else row for row in rows]
+    resized_rows = []
+    for row in rows:
+        short = ({"label": row["label"], "seats": len(row["seats"]), "category": row["seats"][0]}
+                 if len(set(row["seats"])) == 1 else {"label": row["label"], "seats": row["seats"]})
+        resized_rows.append({**short, "aisles": row["aisles"]} if row["aisles"] else short)
+    return resized_rows
 
 
 def plan(layout: Sequence[Mapping], categories: Mapping, currency: str) -> Plan:
@@ -150,11 +167,24 @@ def plan(layout: Sequence[Mapping], categories: Mapping, currency: str) -> Plan:
         if unknown:
             raise ValidationError(f"Row {label}: unknown categor{'ies' if len(unknown) > 1 else 'y'} "
                                   f"{', '.join(map(str, unknown))}; define them in categories.", field="layout")
-        seats = tuple(Seat(number + place, index, place, f"{label}{place + 1}", category)
+        aisles = _aisles(label, row.get("aisles"), len(seat_categories))
+        seats = tuple(Seat(number + place, index, place, f"{label}{place + 1}", category,
+                           sum(1 for after in aisles if after <= place))
                       for place, category in enumerate(seat_categories))
         rows.append((label, seats))
         number += len(seats)
     return Plan(tuple(rows), dict(categories), currency)
+
+
+def _aisles(label: str, aisles, seats: int) -> list:
+    """A row's aisles, checked: the seats (1-based) after which an aisle runs, in order, inside the row."""
+    if aisles is None:
+        return []
+    if (not isinstance(aisles, list) or any(type(after) is not int for after in aisles)
+            or any(not 1 <= after < seats for after in aisles) or aisles != sorted(set(aisles))):
+        raise ValidationError(f"Row {label}: aisles must list, in increasing order, the seats after which an "
+                              f"aisle runs (1 to {seats - 1}).", field="layout")
+    return aisles
 
 
 def plan_of_show(show: Mapping) -> Plan:
@@ -164,7 +194,14 @@ def plan_of_show(show: Mapping) -> Plan:
 
 
 def seat_map_rows(plan_: Plan, status_of) -> list:
-    """The seat map's rows: each row's label and its seats with number, label, category and status."""
-    return [{"label": label, "seats": [{"seat_number": s.number, "label": s.label, "category": s.category,
-                                        "status": status_of(s.number)} for s in seats]}
-            for label, seats in plan_.rows]
+    """The seat map's rows: each row's label and its seats with number, label, category and status;
+    ``aisles`` (the places after which an aisle runs) on rows that have them."""
+    rows = []
+    for label, seats in plan_.rows:
+        row = {"label": label, "seats": [{"seat_number": s.number, "label": s.label, "category": s.category,
+                                          "status": status_of(s.number)} for s in seats]}
+        aisles = [s.place + 1 for s, after in zip(seats, seats[1:]) if after.section != s.section]
+        if aisles:
+            row["aisles"] = aisles
+        rows.append(row)
+    return rows

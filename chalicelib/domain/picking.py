@@ -1,11 +1,21 @@
 """Choosing seats: the single-seat rule and best-available picking, on a Plan and the set of busy
 (booked or held) seat numbers.
 
-*Single seat*: an empty seat whose neighbours in its row are both taken or held (or the row's end)
-can hardly be sold; a show with ``no_single_seat_gaps`` refuses writes that leave one.
-*Best available*: n adjacent seats in one row, all of one category, leaving no single seat beside
-them, nearest a focal point two-thirds of the way back from the screen, at the row's centre.
+*Single seat*: an empty seat whose neighbours in its row are both taken or held (or the row's end,
+or an aisle) can hardly be sold; a show with ``no_single_seat_gaps`` refuses writes that leave one.
+
+*Best available*: n adjacent seats in one row (never across an aisle), all of one category, leaving
+no single seat beside them. Among those blocks the picker weighs two things: how far the block is
+from a focal point two-thirds of the way back at the row's centre, and what the block leaves behind
+it. A block splits a stretch of free seats into a gap on each side; a gap that the usual parties
+cannot fill without leaving a single seat (three seats, when most parties are pairs) is seats the
+cinema will probably not sell. So a block that leaves such a gap loses to one nearly as close that
+leaves none, and a block flush against the row's end, an aisle or another party (a gap of 0) wins
+when the distances are close. Picking the exact centre of an empty 8-seat row for a pair (3 + 3
+left) is what this avoids: the pair goes to seats 3-4 or 5-6 and four pairs fill the row.
 """
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import AbstractSet, Iterable, Optional
 
 from chalicelib.domain.layout import ON_REQUEST_CATEGORIES, Plan, Seat
@@ -13,13 +23,53 @@ from chalicelib.domain.layout import ON_REQUEST_CATEGORIES, Plan, Seat
 SEATS_PER_ROW_DEPTH = 2.0  # in the distance to the focal point, two seats across weigh as one row back
 
 
-def _row_of(plan: Plan, seat: Seat) -> tuple:
-    return plan.rows[seat.row][1]
+@dataclass(frozen=True)
+class Scoring:
+    """How blocks are weighed: the party sizes that usually ask (size -> share), and how much one
+    seat a gap will probably leave unsold weighs against the distance (one row back = 1.0).
+
+    ``unsold_weight=0`` is the centre-first picker this project had before (distance alone), kept
+    for comparison in ``bench/yield.py``.
+    """
+
+    party_mix: tuple = ((1, 0.15), (2, 0.45), (3, 0.15), (4, 0.15), (5, 0.05), (6, 0.05))
+    unsold_weight: float = 4.0
+    # Only blocks this close to the best distance compete on what they leave (1.0: a row further back,
+    # or two seats further from the centre): the first parties still get the best seats.
+    nearly_as_good: float = 2.0
+    # The chance that a gap, while no party that fits it asks, is given up for good (the show sells
+    # out elsewhere first): what makes a gap that only rare parties fit worth less than one pairs fit.
+    give_up: float = 0.6
+
+
+DEFAULT_SCORING = Scoring()
+CENTRE_FIRST = Scoring(unsold_weight=0.0)
+
+
+@lru_cache(maxsize=32)
+def unsold_seats(scoring: Scoring, gap: int) -> float:
+    """How many seats of a free gap of ``gap`` seats are likely to stay unsold, if parties of the mix
+    keep asking and each one that fits sits at one end of it, leaving no single seat.
+
+    A gap is filled step by step: a party fits when it takes the whole gap or leaves two seats or
+    more; while none that fits asks, the gap is given up with probability ``give_up``. 0 for no gap.
+    """
+    unsold = [0.0]
+    for size in range(1, gap + 1):
+        fits = [(party, share) for party, share in scoring.party_mix if party == size or size - party >= 2]
+        fitting = sum(share for _, share in fits)
+        missed = 1.0 - fitting
+        expected = missed * scoring.give_up * size + sum(share * unsold[size - party] for party, share in fits)
+        unsold.append(expected / (1.0 - missed * (1.0 - scoring.give_up)))
+    return unsold[gap]
 
 
 def _neighbour(plan: Plan, seat: Seat, step: int) -> Optional[Seat]:
-    row, place = _row_of(plan, seat), seat.place + step
-    return row[place] if 0 <= place < len(row) else None
+    """The seat beside ``seat`` in its row (``step`` -1 or 1), or None at the row's end or an aisle."""
+    row, place = plan.rows[seat.row][1], seat.place + step
+    if not 0 <= place < len(row) or row[place].section != seat.section:
+        return None
+    return row[place]
 
 
 def single_seat_left(plan: Plan, busy: AbstractSet[int], wanted: Iterable[int]) -> Optional[Seat]:
@@ -64,38 +114,67 @@ def _distance(plan: Plan, row_index: int, first_place: int, size: int) -> float:
     return (row_index - focal_row) ** 2 + (across / SEATS_PER_ROW_DEPTH) ** 2
 
 
-def blocks(plan: Plan, busy: AbstractSet[int], size: int, category: str = None) -> list:
+def _free_stretches(plan: Plan, busy: AbstractSet[int]):
+    """(row index, seats) for each run of free seats between busy seats, row ends and aisles."""
+    for row_index in range(len(plan.rows)):
+        for section in plan.sections(row_index):
+            run = []
+            for seat in section:
+                if seat.number in busy:
+                    if run:
+                        yield row_index, run
+                    run = []
+                else:
+                    run.append(seat)
+            if run:
+                yield row_index, run
+
+
+def _wanted_category(kind: str, category: Optional[str]) -> bool:
+    return kind == category if category else kind not in ON_REQUEST_CATEGORIES
+
+
+def blocks(plan: Plan, busy: AbstractSet[int], size: int, category: str = None,
+           scoring: Scoring = DEFAULT_SCORING) -> list:
     """Every run of ``size`` free adjacent seats in one row, all of ``category`` (or of any one
-    category sold without asking), that leaves no single seat; best first, ties by row then seat."""
+    category sold without asking), that leaves no single seat; best first (distance plus the seats
+    its gaps will likely leave unsold, see :class:`Scoring`), ties by row then seat."""
     found = []
-    for row_index, (_, seats) in enumerate(plan.rows):
-        for first in range(len(seats) - size + 1):
-            block = seats[first:first + size]
+    for row_index, run in _free_stretches(plan, busy):
+        for offset in range(len(run) - size + 1):
+            left, right = offset, len(run) - size - offset  # free seats it leaves on either side
+            if left == 1 or right == 1:
+                continue  # a single seat
+            block = run[offset:offset + size]
             kinds = {seat.category for seat in block}
-            if len(kinds) != 1 or any(seat.number in busy for seat in block):
+            if len(kinds) != 1 or not _wanted_category(next(iter(kinds)), category):
                 continue
-            kind = kinds.pop()
-            if (kind != category) if category else (kind in ON_REQUEST_CATEGORIES):
-                continue
-            numbers = [seat.number for seat in block]
-            if single_seat_left(plan, busy, numbers) is None:
-                found.append((_distance(plan, row_index, first, size), row_index, first, numbers))
-    return [numbers for *_, numbers in sorted(found)]
+            distance = _distance(plan, row_index, block[0].place, size)
+            unsold = unsold_seats(scoring, left) + unsold_seats(scoring, right)
+            found.append((distance, unsold, row_index, block[0].place, [seat.number for seat in block]))
+    if not found:
+        return []
+    near = min(distance for distance, *_ in found) + scoring.nearly_as_good
+    return [numbers for *_, numbers in sorted(
+        (distance > near, round(distance + scoring.unsold_weight * unsold, 9), row_index, place, numbers)
+        for distance, unsold, row_index, place, numbers in found)]
 
 
-def best_block(plan: Plan, busy: AbstractSet[int], size: int, category: str = None) -> Optional[list]:
+def best_block(plan: Plan, busy: AbstractSet[int], size: int, category: str = None,
+               scoring: Scoring = DEFAULT_SCORING) -> Optional[list]:
     """The best ``size`` adjacent seats in one row (see :func:`blocks`), or None if there are none."""
-    found = blocks(plan, busy, size, category)
+    found = blocks(plan, busy, size, category, scoring)
     return found[0] if found else None
 
 
-def best_split(plan: Plan, busy: AbstractSet[int], size: int, category: str = None) -> Optional[list]:
+def best_split(plan: Plan, busy: AbstractSet[int], size: int, category: str = None,
+               scoring: Scoring = DEFAULT_SCORING) -> Optional[list]:
     """``size`` seats in as few blocks as it takes: the largest best block first, then the next best
     block for the rest, each leaving no single seat; None if even that cannot be done."""
     taken, chosen, left = set(busy), [], size
     while left:
         for block_size in range(left, 0, -1):
-            block = best_block(plan, taken, block_size, category)
+            block = best_block(plan, taken, block_size, category, scoring)
             if block:
                 break
         else:

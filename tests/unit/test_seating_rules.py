@@ -76,7 +76,75 @@ def test_best_block_prefers_two_thirds_back_and_the_centre():
     plan = plan_of(*["ssssssssss"] * 10)
     block = picking.best_block(plan, set(), 4)
     seats = [plan.seat(n) for n in block]
-    assert {s.row for s in seats} == {6} and [s.place for s in seats] == [3, 4, 5, 6]
+    # Row G; seats 3-6 (2 + 4 left free) rather than the exact centre 4-7, which leaves 3 + 3.
+    assert {s.row for s in seats} == {6} and [s.place for s in seats] == [2, 3, 4, 5]
+
+
+def test_centre_first_scoring_still_takes_the_exact_centre():
+    plan = plan_of(*["ssssssssss"] * 10)
+    assert [plan.seat(n).place for n in picking.best_block(plan, set(), 4, scoring=picking.CENTRE_FIRST)] == [3, 4, 5, 6]
+
+
+def test_a_pair_in_an_empty_row_of_eight_leaves_two_and_four_not_three_and_three():
+    plan = plan_of("ssssssss")
+    assert [plan.seat(n).label for n in picking.best_block(plan, set(), 2)] == ["A3", "A4"]
+
+
+def test_twelve_pairs_one_after_another_fill_three_rows_of_eight():
+    plan, busy = plan_of(*["ssssssss"] * 3), set()
+    for _ in range(12):
+        block = picking.best_block(plan, busy, 2)
+        assert block is not None
+        busy |= set(block)
+    assert len(busy) == 24
+
+
+def test_a_party_sits_flush_against_another_party_when_that_is_nearly_as_close():
+    plan = plan_of("ssssssssssss")
+    busy = {6, 7}  # a pair in the middle
+    picked = picking.best_block(plan, busy, 2)
+    assert picked in ([4, 5], [8, 9])
+
+
+def test_gaps_only_rare_parties_fill_count_as_more_likely_unsold():
+    unsold = lambda gap: picking.unsold_seats(picking.DEFAULT_SCORING, gap)  # noqa: E731
+    assert unsold(0) == 0
+    assert unsold(3) > unsold(2) and unsold(3) > unsold(4)  # pairs, most parties, cannot fill three
+
+
+# --- aisles -------------------------------------------------------------------------------------
+
+def aisle_plan(width=10, aisles=(3,)):
+    return layout.plan([{"label": "A", "seats": width, "aisles": list(aisles)}], CATEGORIES, "EUR")
+
+
+def test_seats_across_an_aisle_are_not_neighbours():
+    plan = aisle_plan()  # A1-A3 | A4-A10
+    assert picking.single_seat_left(plan, set(), [4, 5]) is None  # A3 is beside the aisle, with A2 beside it
+    assert picking.single_seat_left(plan, {1}, [3]).label == "A2"
+    assert picking.single_seat_left(plan, {2}, [5, 6]).label == "A4"  # the aisle ends A4's gap like a row end
+    assert picking.gap_guards(plan, set(), [4]) == [5, 6]  # nothing guarded across the aisle (A3, A2)
+
+
+def test_a_party_is_never_split_by_an_aisle():
+    plan = aisle_plan(width=6, aisles=(3,))  # A1-A3 | A4-A6
+    assert picking.best_block(plan, set(), 4) is None
+    assert sorted(plan.seat(n).section for n in picking.best_block(plan, set(), 3)) in ([0, 0, 0], [1, 1, 1])
+
+
+def test_the_seat_map_names_a_rows_aisles_and_a_resize_keeps_them():
+    plan = aisle_plan(width=10, aisles=(3, 7))
+    assert layout.seat_map_rows(plan, lambda n: "available")[0]["aisles"] == [3, 7]
+    resized = layout.resized([{"label": "A", "seats": 10, "aisles": [3, 7]}], 15)
+    assert resized == [{"label": "A", "seats": 10, "category": "standard", "aisles": [3, 7]},
+                       {"label": "B", "seats": 5, "category": "standard", "aisles": [3]}]
+
+
+@pytest.mark.parametrize("aisles", [[0], [10], [5, 3], [3, 3], ["3"], 3])
+def test_an_aisle_outside_the_row_or_out_of_order_is_refused(aisles):
+    with pytest.raises(ValidationError) as refused:
+        layout.plan([{"label": "A", "seats": 10, "aisles": aisles}], CATEGORIES, "EUR")
+    assert "aisles must list" in refused.value.message
 
 
 def test_best_block_keeps_to_one_category_and_skips_seats_sold_on_request():
@@ -105,9 +173,19 @@ rows_strategy = st.lists(st.text("sssssppac", min_size=1, max_size=14), min_size
 
 
 @st.composite
-def seat_maps(draw):
+def plans_with_aisles(draw):
     rows = draw(rows_strategy)
-    plan = plan_of(*rows)
+    names = {"s": "standard", "p": "premium", "a": "accessible", "c": "companion"}
+    spec = []
+    for index, row in enumerate(rows):
+        aisles = sorted(draw(st.sets(st.integers(1, len(row) - 1), max_size=2))) if len(row) > 1 else []
+        spec.append({"label": layout.row_label(index), "seats": [names[c] for c in row], "aisles": aisles})
+    return layout.plan(spec, CATEGORIES, "EUR")
+
+
+@st.composite
+def seat_maps(draw):
+    plan = draw(plans_with_aisles())
     busy = draw(st.sets(st.integers(1, plan.total_seats), max_size=plan.total_seats))
     return plan, busy, draw(st.integers(1, 6)), draw(st.sampled_from([None, "standard", "premium"]))
 
@@ -117,7 +195,7 @@ def brute_force_exists(plan, busy, size, category):
         for first in range(len(seats) - size + 1):
             block = seats[first:first + size]
             kinds = {s.category for s in block}
-            if len(kinds) != 1 or any(s.number in busy for s in block):
+            if len(kinds) != 1 or any(s.number in busy for s in block) or len({s.section for s in block}) > 1:
                 continue
             kind = next(iter(kinds))
             if (category and kind != category) or (not category and kind in layout.ON_REQUEST_CATEGORIES):
@@ -138,6 +216,7 @@ def test_best_block_is_free_adjacent_of_one_category_leaves_no_single_seat_and_e
     seats = [plan.seat(n) for n in block]
     assert len(block) == size and not set(block) & busy
     assert len({s.row for s in seats}) == 1 and [s.place for s in seats] == list(range(seats[0].place, seats[0].place + size))
+    assert len({s.section for s in seats}) == 1  # never across an aisle
     assert len({s.category for s in seats}) == 1 and (category is None or seats[0].category == category)
     assert picking.single_seat_left(plan, busy, block) is None
 
@@ -158,6 +237,30 @@ def test_a_split_pick_never_overlaps_busy_seats_nor_leaves_a_single_seat(case):
     if picked is not None:
         assert len(picked) == size and len(set(picked)) == size and not set(picked) & busy
         assert picking.single_seat_left(plan, busy, picked) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(seat_maps())
+def test_the_pick_is_never_much_further_from_the_focal_point_than_the_closest_block(case):
+    plan, busy, size, category = case
+    found = picking.blocks(plan, busy, size, category, picking.CENTRE_FIRST)  # closest first
+    if not found:
+        return
+    distance = lambda block: picking._distance(plan, plan.seat(block[0]).row, plan.seat(block[0]).place, size)  # noqa
+    assert distance(picking.best_block(plan, busy, size, category)) <= (
+        distance(found[0]) + picking.DEFAULT_SCORING.nearly_as_good + 1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(2, 16), min_size=1, max_size=5))
+def test_pairs_one_after_another_fill_every_row_as_far_as_the_single_seat_rule_allows(widths):
+    """An even row is filled completely; an odd one but for three seats (pairs can never fill an odd
+    row, and a last gap of one seat is not allowed)."""
+    plan = layout.plan([{"label": layout.row_label(i), "seats": w} for i, w in enumerate(widths)], CATEGORIES, "EUR")
+    busy = set()
+    while (block := picking.best_block(plan, busy, 2)) is not None:
+        busy |= set(block)
+    assert len(busy) == sum(w if w % 2 == 0 else w - 3 for w in widths)
 
 
 @given(rows_strategy, st.integers(min_value=1, max_value=200))
