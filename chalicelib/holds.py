@@ -7,6 +7,8 @@ per-customer cap); each operation here is one transaction over the hold item, it
 the customer's claims on the show.
 """
 import logging
+import random
+import time
 
 from chalicelib import bookings, clock, idempotency, pagination, seat_writes, validation
 from chalicelib.db import Transaction, bookings as booking_items, claims, holds as hold_items, shows as show_items
@@ -66,7 +68,8 @@ def create(caller: str, show_id: int, body: dict, idempotency_key: str = None) -
     return _hold(caller, show_id, seats, idempotency_key, idempotency.fingerprint("hold", show_id, seats))
 
 
-def _hold(caller: str, show_id: int, seats: list, idempotency_key: str, digest: str, on_taken=None) -> Outcome:
+def _hold(caller: str, show_id: int, seats: list, idempotency_key: str, digest: str, on_taken=None,
+          picked_guards: list = None) -> Outcome:
     """Hold ``seats`` for HOLD_SECONDS, all or none: one TransactWriteItems (seat locks, hold,
     claims) when warm."""
     hold_id = None
@@ -93,7 +96,8 @@ def _hold(caller: str, show_id: int, seats: list, idempotency_key: str, digest: 
             on_taken(refusal)
         seat_writes.raise_refusal(refusal, show)
 
-    return seat_writes.take_seats(caller, show_id, seats, build, on_refusal, idempotency_key, digest)
+    return seat_writes.take_seats(caller, show_id, seats, build, on_refusal, idempotency_key, digest,
+                                  picked_guards=picked_guards)
 
 
 class _LostRace(Exception):
@@ -101,11 +105,16 @@ class _LostRace(Exception):
 
 
 PICK_ATTEMPTS = 12  # each lost race to another party picking at the same moment costs one more pick
+RETRY_JITTER_SECONDS = 0.02  # losers wait up to this long, so parties that lost together spread out
 
 
 def _best_available(caller: str, show_id: int, request: dict, idempotency_key: str) -> Outcome:
     """Pick the best ``quantity`` adjacent seats from the current map (domain.picking) and hold
-    them; if another party took them first, pick again from the new map."""
+    them; if another party took them, or a seat beside them, first, pick again from the new map.
+
+    The write guards the free seats beside the pick (whatever the show's ``no_single_seat_gaps``),
+    so two parties picking at once never leave a single seat between them that neither pick would.
+    """
     quantity, category = request["quantity"], request.get("category")
     digest = idempotency.fingerprint("best", show_id, quantity, category, bool(request.get("allow_split")))
     for _ in range(PICK_ATTEMPTS):
@@ -127,8 +136,10 @@ def _best_available(caller: str, show_id: int, request: dict, idempotency_key: s
                    '; send "allow_split": true to accept seats in more than one row.'),
                 quantity=quantity)
         try:
-            return _hold(caller, show_id, seats, idempotency_key, digest, on_taken=_raise_lost_race)
-        except _LostRace:
+            return _hold(caller, show_id, seats, idempotency_key, digest, on_taken=_raise_lost_race,
+                         picked_guards=picking.gap_guards(plan, busy, seats))
+        except (_LostRace, seat_writes.SeatsChanged):
+            time.sleep(random.uniform(0, RETRY_JITTER_SECONDS))
             continue
     raise ServiceUnavailable("The seats are in heavy demand; retry shortly.", retry_after=1)
 

@@ -90,12 +90,19 @@ def single_seat_guards(show_id: int, wanted: list, now: float, field_name: str) 
     return show, picking.gap_guards(plan, busy, wanted)
 
 
+class SeatsChanged(Exception):
+    """A seat that a picked block's single-seat check relied on was taken meanwhile: pick again."""
+
+
 def take_seats(caller: str, show_id: int, seats: list, build: Callable, on_refusal: Callable,
-               idempotency_key: str = None, digest: str = None, field_name: str = "seat_numbers") -> Outcome:
+               idempotency_key: str = None, digest: str = None, field_name: str = "seat_numbers",
+               picked_guards: list = None) -> Outcome:
     """Write ``build(tx, show, wanted, now)``'s parts (an :class:`Attempt`) with everything above.
 
     ``on_refusal(refusal, wanted, show)`` explains seats held by others or the caller: it raises,
-    returns the Outcome to answer, or returns the seats to try again with.
+    returns the Outcome to answer, or returns the seats to try again with. ``picked_guards`` are the
+    free seats a best-available pick relied on (``picking.gap_guards`` of the map it picked from):
+    they are guarded on every show, and :class:`SeatsChanged` is raised if one was taken meanwhile.
     """
     now = clock.now()
     show = bookable_show(show_id, seats, field_name, now)
@@ -103,7 +110,9 @@ def take_seats(caller: str, show_id: int, seats: list, build: Callable, on_refus
     claims_read, wanted = None, list(seats)
     for _ in range(WRITE_ATTEMPTS):
         guards = []
-        if show.get("no_single_seat_gaps"):
+        if picked_guards is not None:
+            guards = picked_guards
+        elif show.get("no_single_seat_gaps"):
             show, guards = single_seat_guards(show_id, wanted, now, field_name)
         tx = Transaction()
         show_items.check_unchanged_part(tx, SHOW_PART, show)
@@ -128,6 +137,8 @@ def take_seats(caller: str, show_id: int, seats: list, build: Callable, on_refus
             wanted = answer
             continue
         if any(result.failed(("guard", seat)) for seat in guards):
+            if picked_guards is not None:
+                raise SeatsChanged()
             continue  # a neighbour was taken meanwhile: look at the seats again
         if result.failed(CLAIMS_PART):
             claims_read = read_claims_or_refuse(caller, show, len(wanted), now)

@@ -11,7 +11,7 @@ it. A block splits a stretch of free seats into a gap on each side; a gap that t
 cannot fill without leaving a single seat (three seats, when most parties are pairs) is seats the
 cinema will probably not sell. So a block that leaves such a gap loses to one nearly as close that
 leaves none, and a block flush against the row's end, an aisle or another party (a gap of 0) wins
-when the distances are close. Picking the exact centre of an empty 8-seat row for a pair (3 + 3
+when the distances are close (see :class:`Scoring`). Picking the exact centre of an empty 8-seat row for a pair (3 + 3
 left) is what this avoids: the pair goes to seats 3-4 or 5-6 and four pairs fill the row.
 """
 from dataclasses import dataclass
@@ -25,43 +25,63 @@ SEATS_PER_ROW_DEPTH = 2.0  # in the distance to the focal point, two seats acros
 
 @dataclass(frozen=True)
 class Scoring:
-    """How blocks are weighed: the party sizes that usually ask (size -> share), and how much one
-    seat a gap will probably leave unsold weighs against the distance (one row back = 1.0).
+    """How blocks are weighed against each other.
 
-    ``unsold_weight=0`` is the centre-first picker this project had before (distance alone), kept
-    for comparison in ``bench/yield.py``.
+    Each free gap a block leaves beside it costs the seats of it likely to stay unsold
+    (:func:`unsold_seats`, from the ``party_mix`` of sizes that usually ask); a block flush
+    against a row end, an aisle or another party earns ``flush_bonus`` per side instead. Those
+    costs, times ``leftover_weight``, are added to the distance (one row further back = 1.0), but
+    only blocks within ``nearly_as_good`` of the closest block compete on them: the first parties
+    still get the best seats.
+
+    ``leftover_weight=0`` is the centre-first picker this project had before (distance alone), kept
+    for comparison in ``bench/seat_yield.py``. The numbers were chosen with that benchmark, on
+    other seeds than those it reports.
     """
 
     party_mix: tuple = ((1, 0.15), (2, 0.45), (3, 0.15), (4, 0.15), (5, 0.05), (6, 0.05))
-    unsold_weight: float = 4.0
-    # Only blocks this close to the best distance compete on what they leave (1.0: a row further back,
-    # or two seats further from the centre): the first parties still get the best seats.
-    nearly_as_good: float = 2.0
-    # The chance that a gap, while no party that fits it asks, is given up for good (the show sells
-    # out elsewhere first): what makes a gap that only rare parties fit worth less than one pairs fit.
+    # While no party that fits a gap asks, the chance that it is given up for good (the show sells
+    # out around it): what makes a gap that only rare parties fit worth less than one pairs fit.
     give_up: float = 0.6
+    # An odd gap can never be filled by pairs alone, however long it is (the model above stops
+    # telling odd from even gaps past a dozen seats).
+    odd_gap: float = 0.1
+    flush_bonus: float = 0.3
+    leftover_weight: float = 2.0
+    nearly_as_good: float = 2.0  # e.g. a row further back and two seats further from the centre
 
 
 DEFAULT_SCORING = Scoring()
-CENTRE_FIRST = Scoring(unsold_weight=0.0)
+CENTRE_FIRST = Scoring(leftover_weight=0.0)
 
 
 @lru_cache(maxsize=32)
+def _unsold_table(scoring: Scoring, longest: int) -> tuple:
+    unsold = [0.0]
+    for size in range(1, longest + 1):
+        fits = [(party, share) for party, share in scoring.party_mix if party == size or size - party >= 2]
+        missed = 1.0 - sum(share for _, share in fits)
+        expected = missed * scoring.give_up * size + sum(share * unsold[size - party] for party, share in fits)
+        unsold.append(expected / (1.0 - missed * (1.0 - scoring.give_up)))
+    return tuple(unsold)
+
+
 def unsold_seats(scoring: Scoring, gap: int) -> float:
     """How many seats of a free gap of ``gap`` seats are likely to stay unsold, if parties of the mix
     keep asking and each one that fits sits at one end of it, leaving no single seat.
 
-    A gap is filled step by step: a party fits when it takes the whole gap or leaves two seats or
-    more; while none that fits asks, the gap is given up with probability ``give_up``. 0 for no gap.
+    A party fits when it takes the whole gap or leaves two seats or more; while none that fits
+    asks, the gap is given up with probability ``give_up``. Odd gaps come out worse than even ones
+    (pairs, the most common party, cannot fill them).
     """
-    unsold = [0.0]
-    for size in range(1, gap + 1):
-        fits = [(party, share) for party, share in scoring.party_mix if party == size or size - party >= 2]
-        fitting = sum(share for _, share in fits)
-        missed = 1.0 - fitting
-        expected = missed * scoring.give_up * size + sum(share * unsold[size - party] for party, share in fits)
-        unsold.append(expected / (1.0 - missed * (1.0 - scoring.give_up)))
-    return unsold[gap]
+    return _unsold_table(scoring, max(gap, 100))[gap]
+
+
+def leftover_cost(scoring: Scoring, gap: int) -> float:
+    """What leaving a free gap of ``gap`` seats beside a block costs (negative: a bonus)."""
+    if gap == 0:
+        return -scoring.flush_bonus
+    return unsold_seats(scoring, gap) + (scoring.odd_gap if gap % 2 else 0.0)
 
 
 def _neighbour(plan: Plan, seat: Seat, step: int) -> Optional[Seat]:
@@ -137,8 +157,9 @@ def _wanted_category(kind: str, category: Optional[str]) -> bool:
 def blocks(plan: Plan, busy: AbstractSet[int], size: int, category: str = None,
            scoring: Scoring = DEFAULT_SCORING) -> list:
     """Every run of ``size`` free adjacent seats in one row, all of ``category`` (or of any one
-    category sold without asking), that leaves no single seat; best first (distance plus the seats
-    its gaps will likely leave unsold, see :class:`Scoring`), ties by row then seat."""
+    category sold without asking), that leaves no single seat; best first (distance plus what its
+    gaps cost, among blocks nearly as close as the closest: see :class:`Scoring`), ties by row then
+    seat."""
     found = []
     for row_index, run in _free_stretches(plan, busy):
         for offset in range(len(run) - size + 1):
@@ -150,14 +171,14 @@ def blocks(plan: Plan, busy: AbstractSet[int], size: int, category: str = None,
             if len(kinds) != 1 or not _wanted_category(next(iter(kinds)), category):
                 continue
             distance = _distance(plan, row_index, block[0].place, size)
-            unsold = unsold_seats(scoring, left) + unsold_seats(scoring, right)
-            found.append((distance, unsold, row_index, block[0].place, [seat.number for seat in block]))
+            leftover = leftover_cost(scoring, left) + leftover_cost(scoring, right)
+            found.append((distance, leftover, row_index, block[0].place, [seat.number for seat in block]))
     if not found:
         return []
     near = min(distance for distance, *_ in found) + scoring.nearly_as_good
     return [numbers for *_, numbers in sorted(
-        (distance > near, round(distance + scoring.unsold_weight * unsold, 9), row_index, place, numbers)
-        for distance, unsold, row_index, place, numbers in found)]
+        (distance > near, round(distance + scoring.leftover_weight * leftover, 9), row_index, place, numbers)
+        for distance, leftover, row_index, place, numbers in found)]
 
 
 def best_block(plan: Plan, busy: AbstractSet[int], size: int, category: str = None,

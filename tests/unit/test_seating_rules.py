@@ -80,6 +80,11 @@ def test_best_block_prefers_two_thirds_back_and_the_centre():
     assert {s.row for s in seats} == {6} and [s.place for s in seats] == [2, 3, 4, 5]
 
 
+def test_the_exact_centre_wins_when_what_it_leaves_is_easy_to_sell():
+    plan = plan_of(*["ssssssssssss"] * 10)  # rows of 12: four in the middle leave 4 + 4
+    assert [plan.seat(n).label for n in picking.best_block(plan, set(), 4)] == ["G5", "G6", "G7", "G8"]
+
+
 def test_centre_first_scoring_still_takes_the_exact_centre():
     plan = plan_of(*["ssssssssss"] * 10)
     assert [plan.seat(n).place for n in picking.best_block(plan, set(), 4, scoring=picking.CENTRE_FIRST)] == [3, 4, 5, 6]
@@ -106,10 +111,11 @@ def test_a_party_sits_flush_against_another_party_when_that_is_nearly_as_close()
     assert picked in ([4, 5], [8, 9])
 
 
-def test_gaps_only_rare_parties_fill_count_as_more_likely_unsold():
-    unsold = lambda gap: picking.unsold_seats(picking.DEFAULT_SCORING, gap)  # noqa: E731
-    assert unsold(0) == 0
-    assert unsold(3) > unsold(2) and unsold(3) > unsold(4)  # pairs, most parties, cannot fill three
+def test_gaps_the_usual_parties_cannot_fill_cost_more_and_a_flush_block_earns_a_bonus():
+    cost = lambda gap: picking.leftover_cost(picking.DEFAULT_SCORING, gap)  # noqa: E731
+    assert cost(0) < 0
+    assert cost(3) > 2 * cost(2)  # no pair fits three seats
+    assert all(cost(odd) > cost(odd - 1) and cost(odd) > cost(odd + 1) for odd in range(3, 100, 2))
 
 
 # --- aisles -------------------------------------------------------------------------------------
@@ -252,7 +258,7 @@ def test_the_pick_is_never_much_further_from_the_focal_point_than_the_closest_bl
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(2, 16), min_size=1, max_size=5))
+@given(st.lists(st.integers(2, 40), min_size=1, max_size=5))
 def test_pairs_one_after_another_fill_every_row_as_far_as_the_single_seat_rule_allows(widths):
     """An even row is filled completely; an odd one but for three seats (pairs can never fill an odd
     row, and a last gap of one seat is not allowed)."""
