@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install checkov-install run test bench bench-seatmap bench-scale bench-throughput soak package clean assets reset-data
+.PHONY: install checkov-install run test bench bench-seatmap bench-yield bench-scale bench-throughput soak package clean assets reset-data
 
 install: $(STAMP)
 
@@ -58,6 +58,12 @@ bench: install
 # Seat map of a 400-seat show, in process: DynamoDB requests and the app's own time (issue 12).
 bench-seatmap: install
 	$(BIN)/python bench/seatmap.py
+
+# Seats best-available sells: seeded party streams on 3x8, the demo 10x12 and a 400-seat hall with
+# aisles, against an upper bound, now and with the centre-first picker (issue 18). In process, ~20 s.
+# `make bench-yield BENCH_YIELD_ARGS="--seeds 10 --choosers 0"` for a short run.
+bench-yield: install
+	$(BIN)/python bench/seat_yield.py $(BENCH_YIELD_ARGS)
 
 soak: install
 	$(BIN)/python bench/soak.py

@@ -65,6 +65,7 @@ _ROW = {
         "seats": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 100},
                             {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string"}}]},
         "category": {"type": "string"},
+        "aisles": {"type": "array", "maxItems": 99, "items": {"type": "integer", "minimum": 1, "maximum": 99}},
     },
     "required": ["label", "seats"],
 }

@@ -140,8 +140,9 @@ class LiveStack:
         return boto3.client("dynamodb", endpoint_url=self.endpoint_url, region_name=self.env["AWS_DEFAULT_REGION"],
                             aws_access_key_id="local", aws_secret_access_key="local", aws_session_token="local")
 
-    def add_show(self, movie_id=1, total_seats=100, days_ahead=30, screen_name="Test screen"):
-        """A new show of ``movie_id`` (id from 900001 up, far from the demo's and admin-made ids)."""
+    def add_show(self, movie_id=1, total_seats=100, days_ahead=30, screen_name="Test screen", **seating):
+        """A new show of ``movie_id`` (id from 900001 up, far from the demo's and admin-made ids);
+        ``seating``: layout, categories, currency, no_single_seat_gaps (catalog.SEATING_FIELDS)."""
         import datetime as dt
 
         from chalicelib import catalog, storage as _storage
@@ -149,7 +150,8 @@ class LiveStack:
 
         self._next_show_id += 1
         starts = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=days_ahead)
-        item = shows.show_item(catalog.show_record(self._next_show_id, movie_id, screen_name, starts, total_seats))
+        item = shows.show_item(catalog.show_record(self._next_show_id, movie_id, screen_name, starts, total_seats,
+                                                   **seating))
         self.dynamodb().put_item(TableName=self.env["TABLE_NAME"], Item=_storage.to_item(item),
                                  ConditionExpression="attribute_not_exists(PK)")
         return self._next_show_id

@@ -167,3 +167,28 @@ def test_eight_parties_asking_for_the_best_seats_at_once_get_disjoint_seats(stac
             if first is not second and set(first["seat_numbers"]) & set(second["seat_numbers"]):
                 earlier, later = sorted((first, second), key=lambda h: h["created_at"])
                 assert clock.parse_iso(earlier["expires_at"]) <= clock.parse_iso(later["created_at"])
+
+
+@pytest.mark.parametrize("no_single_seat_gaps", [False, True])
+def test_eight_pairs_asking_at_once_on_three_rows_of_eight_all_get_seats(stack, no_single_seat_gaps):
+    """Issue 18: the losers of a race pick again from the new map; no pair is refused while the
+    hall can still seat it, and no single seat is left between the pairs."""
+    rows = [{"label": label, "seats": 8, "category": "standard"} for label in "ABC"]
+    show = stack.add_show(total_seats=24, layout=rows, categories={"standard": {"price": 950}},
+                          no_single_seat_gaps=no_single_seat_gaps)
+    tokens = [new_user(stack.base_url) for _ in range(8)]
+    results = in_parallel([(lambda t=t: call(stack.base_url, "POST", f"/shows/{show}/holds/", {"quantity": 2}, token=t))
+                           for t in tokens])
+    from chalicelib import clock
+
+    assert [status for status, _ in results] == [201] * 8, results
+    holds = sorted((body for _, body in results), key=lambda h: h["created_at"])
+    # The holds live at the moment the last one was made (all eight unless the machine was slower
+    # than LIVE_HOLD_SECONDS) share no seat and leave no single seat between them.
+    last_made = clock.parse_iso(holds[-1]["created_at"])
+    live = [h for h in holds if clock.parse_iso(h["expires_at"]) > last_made]
+    seats = [seat for hold_ in live for seat in hold_["seat_numbers"]]
+    assert len(set(seats)) == len(seats) == 2 * len(live)
+    for row in range(3):  # each row: every free stretch 0 or at least 2 seats
+        free = "".join("." if row * 8 + place + 1 not in seats else "#" for place in range(8))
+        assert all(len(run) != 1 for run in free.split("#")), free

@@ -252,3 +252,35 @@ def test_the_rule_counts_lapsed_holds_as_free(api, demo, alice, bob):
         assert api.post("/shows/10/book/", {"seat_number": 4}, token=alice).data["Code"] == "WouldLeaveSingleSeat"
         now.advance(601)
         assert api.post("/shows/10/book/", {"seat_numbers": [5, 6]}, token=alice).status_code == 201
+
+
+# --- aisles and what best available leaves behind (issue 18) -----------------------------------
+
+def test_a_row_with_aisles_is_shown_with_them_and_no_party_is_split_by_one(api, boss, alice):
+    rows = [{"label": "A", "seats": 10, "category": "standard", "aisles": [3, 7]}]  # 3 | 4 | 3 seats
+    created = api.post("/movies/1/shows/", {**SHOW, "layout": rows}, token=boss)
+    assert created.status_code == 201, created.body
+    show = created.data["id"]
+    assert seat_map(api, show)["rows"][0]["aisles"] == [3, 7]
+    assert best(api, alice, show, quantity=5).data["Code"] == "NoAdjacentSeats"
+    four = best(api, alice, show, quantity=4)
+    assert [seat["seat_label"] for seat in four.data["seats"]] == ["A4", "A5", "A6", "A7"]
+
+
+def test_an_aisle_outside_its_row_is_a_400_naming_the_row(api, boss):
+    rows = [{"label": "A", "seats": 6, "aisles": [6]}]
+    refused = api.post("/movies/1/shows/", {**SHOW, "layout": rows}, token=boss)
+    assert refused.status_code == 400 and refused.data["Code"] == "ValidationError"
+    assert "Row A: aisles" in refused.data["Message"]
+
+
+def test_pairs_one_after_another_fill_three_rows_of_eight(api, boss):
+    rows = [{"label": label, "seats": 8} for label in "ABC"]
+    show = api.post("/movies/1/shows/", {**SHOW, "layout": rows}, token=boss).data["id"]
+    first = None
+    for number in range(12):
+        held = best(api, api.token_for(f"pair{number}"), show, quantity=2)
+        assert held.status_code == 201, (number, held.body)
+        first = first or [seat["seat_label"] for seat in held.data["seats"]]
+    assert first == ["B3", "B4"]  # not B4-B5, the exact centre, which leaves 3 + 3
+    assert seat_map(api, show)["available"] == []

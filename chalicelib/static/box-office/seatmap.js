@@ -31,7 +31,7 @@ export function money(minor, currency) {
 }
 
 /**
- * The map as {rows: [{label, seats: [{number, label, seat, category, status}]}], categories, currency}.
+ * The map as {rows: [{label, seats: [{number, label, seat, category, status, aisleAfter}]}], categories, currency}.
  * Uses the API's `rows` and `categories` when it sends them; otherwise makes rows of 10 seats from
  * the seat numbers (labels "A1", "B12": row letter and seat number).
  */
@@ -41,7 +41,10 @@ export function normalise(map) {
   if (Array.isArray(map.rows)) {
     rows = map.rows.map((row) => ({
       label: row.label,
-      seats: row.seats.map((s) => ({ number: s.seat_number, label: s.label, category: s.category, status: s.status })),
+      seats: row.seats.map((s, place) => ({
+        number: s.seat_number, label: s.label, category: s.category, status: s.status,
+        aisleAfter: (row.aisles || []).includes(place + 1),
+      })),
     }));
   } else {
     const status = new Map([...(map.taken || []).map((n) => [n, "taken"]), ...(map.held || []).map((n) => [n, "held"])]);
@@ -92,7 +95,7 @@ export class SeatMap {
         const parts = [`Row ${row.label} seat ${seat.seat}`, seat.category, this.price(seat.category), STATUS_TEXT[state]];
         button.setAttribute("aria-label", parts.filter(Boolean).join(", "));
         const colour = this.map.categories.findIndex((c) => c.name === seat.category);
-        button.className = `seat ${colour < 0 ? "cat-none" : `cat-${colour % 6}`} ${state}${seat.category === "accessible" ? " wheelchair" : ""}`;
+        button.className = `seat ${colour < 0 ? "cat-none" : `cat-${colour % 6}`} ${state}${seat.category === "accessible" ? " wheelchair" : ""}${seat.aisleAfter ? " aisle-after" : ""}`;
         button.setAttribute("aria-pressed", String(selected.has(seat.number)));
         button.setAttribute("aria-disabled", String(state !== "available"));
       }
