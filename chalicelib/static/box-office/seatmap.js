@@ -41,10 +41,7 @@ export function normalise(map) {
   if (Array.isArray(map.rows)) {
     rows = map.rows.map((row) => ({
       label: row.label,
-      seats: row.seats.map((s, place) => ({
-        number: s.seat_number, label: s.label, category: s.category, status: s.status,
-        aisleAfter: (row.aisles || []).includes(place + 1),
-      })),
+      seats: row.seats.map((s, place) => ({ number: s.seat_number, label: s.label, category: s.category, status: s.status, aisleAfter: (row.aisles || []).includes(place + 1) })),
     }));
   } else {
     const status = new Map([...(map.taken || []).map((n) => [n, "taken"]), ...(map.held || []).map((n) => [n, "held"])]);
