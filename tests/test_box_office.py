@@ -353,6 +353,20 @@ def test_best_available_holds_four_adjacent_seats_and_says_when_there_are_none(s
     expect(held).to_have_text(["Row A seat 1, accessible, 9.50 €", "Row A seat 10, accessible, 9.50 €"])
 
 
+def test_an_aisle_is_drawn_as_a_wider_gap_between_two_seats(stack, new_page):
+    rows = [{"label": label, "seats": 10, "category": "standard", "aisles": [3, 7]} for label in "AB"]
+    show_id = stack.add_show(movie_id=1, days_ahead=9, total_seats=20, layout=rows)
+    page, _ = new_page()
+    _log_in(page, stack.base_url, _signed_up(stack, "aisle"), f"#/movies/1/shows/{show_id}")
+    page.locator("#seat-map button.seat").first.wait_for()
+    left = [_seat(page, f"B{place}").bounding_box() for place in range(1, 11)]
+    steps = [after["x"] - before["x"] for before, after in zip(left, left[1:])]
+    beside, across = min(steps), [steps[2], steps[6]]  # B3 -> B4 and B7 -> B8 cross the aisles
+    assert all(step > beside + 10 for step in across), steps
+    assert sorted(steps)[:7] == [beside] * 7, steps
+    _screenshot(page, "box-office-aisles.png")
+
+
 def test_seat_taken_by_another_customer_turns_taken_without_a_reload(stack, new_page):
     expect = _expect()
     show_id = stack.add_show(movie_id=2, days_ahead=4)
