@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install checkov-install run test bench bench-seatmap bench-scale bench-throughput soak package clean assets reset-data
+.PHONY: install checkov-install run test bench bench-seatmap bench-checkin bench-scale bench-throughput soak package clean assets reset-data
 
 install: $(STAMP)
 
@@ -61,6 +61,10 @@ bench-seatmap: install
 
 soak: install
 	$(BIN)/python bench/soak.py
+
+# E-tickets (issue 19), in process: verification time per ticket code, DynamoDB requests per check-in.
+bench-checkin: install
+	$(BIN)/python bench/checkin.py
 
 # --- checkov (issue 13): scans the packaged template in `make package`, and tests/test_packaging.py ---
 # Its own venv: checkov pins a boto3 the app cannot use. Offline (--skip-download: no vendor API; no
