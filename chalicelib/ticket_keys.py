@@ -15,10 +15,6 @@ import os
 import threading
 import time
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from chalicelib import settings
 from chalicelib.domain import tickets as rules
 from chalicelib.errors import ConfigurationError, InvalidTicket, ValidationError
@@ -32,10 +28,18 @@ _failed_at = None
 _create_lock = threading.Lock()
 
 
+def _ed25519():
+    """cryptography's Ed25519 classes, imported on first use (routes without tickets never pay for it)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    return Ed25519PrivateKey, Ed25519PublicKey
+
+
 class LoadedKeys:
     """The key ring as cryptography objects: the current signing key and every accepted public key."""
 
     def __init__(self, ring: rules.KeyRing):
+        Ed25519PrivateKey, Ed25519PublicKey = _ed25519()
         self.ring = ring
         self.current = ring.current
         self.signer = Ed25519PrivateKey.from_private_bytes(ring.private[ring.current])
@@ -44,11 +48,15 @@ class LoadedKeys:
         self.verifiers.update({kid: Ed25519PublicKey.from_public_bytes(raw) for kid, raw in ring.public.items()})
 
 
-def _raw_public(key: Ed25519PublicKey) -> bytes:
+def _raw_public(key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def _raw_seed(key: Ed25519PrivateKey) -> bytes:
+def _raw_seed(key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                              serialization.NoEncryption())
 
@@ -57,6 +65,7 @@ def new_keyring(rotate_from: str = None, keep_previous: bool = True) -> str:
     """Key-ring JSON with a freshly generated current key; from an existing ring (``rotate_from``),
     its current key stays listed as a public key (its tickets stay valid) unless ``keep_previous``
     is False, when it is retired. Its older public keys stay as they were."""
+    Ed25519PrivateKey, _ = _ed25519()
     seed = _raw_seed(Ed25519PrivateKey.generate())
     if rotate_from is None:
         return rules.KeyRing(current=1, private={1: seed}).to_json()
@@ -150,6 +159,8 @@ def verify(code) -> rules.TicketFields:
         why = "retired" if kid in loaded.ring.retired else "unknown"
         raise InvalidTicket(f"This ticket is signed with a key that is no longer accepted ({why} key id {kid}).",
                             field="code", key_id=kid)
+    from cryptography.exceptions import InvalidSignature
+
     try:
         verifier.verify(decoded.signature, decoded.signed)
     except InvalidSignature:

@@ -5,8 +5,6 @@ nothing is stored); ``chalicelib.ticket_keys`` signs it, ``chalicelib.domain.tic
 """
 import io
 
-import segno
-
 from chalicelib import bookings, ticket_keys
 from chalicelib.db import bookings as booking_items, movies as movie_items, shows as show_items
 from chalicelib.domain import layout
@@ -26,6 +24,8 @@ def code_for(booking: dict) -> str:
 
 def qr_svg(code: str, title: str = "Ticket QR code") -> str:
     """The QR code of ``code`` (error correction M, black on white, with its quiet zone) as SVG text."""
+    import segno  # deferred: only ticket requests pay for its import
+
     qr = segno.make(code, error=QR_ERROR_LEVEL, micro=False, boost_error=False)
     out = io.BytesIO()
     qr.save(out, kind="svg", xmldecl=False, scale=QR_SCALE, border=QR_BORDER, dark="#000", light="#fff",

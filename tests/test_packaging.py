@@ -105,8 +105,15 @@ def test_deployment_zip_carries_the_app_and_its_runtime_dependencies(build_dir):
     import zipfile
 
     names = zipfile.ZipFile(build_dir / "prod" / "deployment.zip").namelist()
-    for expected in ("app.py", "chalicelib/admin.py", "jwt/__init__.py", "bcrypt/__init__.py"):
+    for expected in ("app.py", "chalicelib/admin.py", "jwt/__init__.py", "bcrypt/__init__.py",
+                     "segno/__init__.py", "cryptography/hazmat/bindings/_rust.abi3.so",  # e-tickets (issue 19)
+                     "chalicelib/static/door/index.html"):
         assert expected in names
+    # cryptography is not in the Lambda runtime: its Linux wheel must be the one bundled (not this machine's
+    # build, whatever it is), and one for Lambda's glibc (Amazon Linux 2: 2.26).
+    wheel = zipfile.ZipFile(build_dir / "prod" / "deployment.zip").read(
+        next(n for n in names if n.startswith("cryptography-") and n.endswith(".dist-info/WHEEL"))).decode()
+    assert "manylinux2014_x86_64" in wheel or "manylinux_2_17_x86_64" in wheel, wheel
     assert not [n for n in names if n.startswith(("tests/", ".chalice/", "boto3/"))]
 
 
