@@ -293,3 +293,27 @@ def test_doors_scanning_one_ticket_at_once_admit_it_exactly_once(live_stack):
     refused = [body for status, body in answers if status == 409]
     assert {body["Code"] for body in refused} == {"AlreadyCheckedIn"}
     assert {body["checked_in_at"] for body in refused} == {first["checked_in_at"]}
+
+
+# --- the answers match openapi.yaml (schemathesis sees the staff routes only as 403) -------------
+
+def test_staff_answers_match_their_documented_schemas(api, alice, staff, show):
+    import yaml
+    from openapi_schema_validator import OAS30Validator, validate
+    from referencing import Registry, Resource
+
+    with open("openapi.yaml", encoding="utf-8") as handle:
+        document = yaml.safe_load(handle)
+    registry = Registry().with_resource("urn:openapi", Resource.opaque(document))
+
+    def check(answer, schema_name):
+        validate(answer, {"$ref": f"urn:openapi#/components/schemas/{schema_name}"}, cls=OAS30Validator,
+                 registry=registry)
+
+    booking_id, code = booking_and_code(api, alice, show)
+    check(api.get(f"/bookings/{booking_id}/ticket/", token=alice).data, "Ticket")
+    check(api.get("/tickets/keys/").data, "TicketKeys")
+    check(api.post("/check-in/", {"code": code}, token=staff).data, "CheckIn")
+    check(api.post("/check-in/batch/", {"scans": [{"code": code}, {"code": "x"}]}, token=staff).data, "CheckInBatch")
+    check(api.get(f"/shows/{show}/check-ins/", token=staff).data, "CheckIns")
+    check(api.get(f"/shows/{show}/door-list/", token=staff).data, "DoorList")

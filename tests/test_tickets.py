@@ -4,6 +4,7 @@ import json
 
 import pytest
 import segno
+from hypothesis import given, settings as settings_of_hypothesis, strategies as st
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from chalicelib import settings, ticket_keys
@@ -121,6 +122,19 @@ def test_changing_any_byte_of_a_code_makes_it_invalid(api, alice):
             altered[position] ^= flip
             with pytest.raises(InvalidTicket):
                 ticket_keys.verify(rules.to_text(bytes(altered)))
+
+
+@settings_of_hypothesis(max_examples=150, deadline=None)
+@given(show=st.integers(1, 10 ** 8 - 1), seat=st.integers(1, 9999), owner=st.from_regex(r"[\w.@+-]{3,40}", fullmatch=True),
+       booking=st.text("0123456789abcdef", min_size=27, max_size=27), data=st.data())
+def test_every_single_byte_change_of_any_signed_code_is_refused(show, seat, owner, booking, data):
+    code = ticket_keys.sign({"show": show, "seat_number": seat, "booking_id": booking, "owner": owner})
+    assert ticket_keys.verify(code) == rules.TicketFields(1, show, seat, booking, owner)
+    raw = bytearray(rules.from_text(code))
+    position = data.draw(st.integers(0, len(raw) - 1), label="position")
+    raw[position] ^= data.draw(st.integers(1, 255), label="xor")
+    with pytest.raises(InvalidTicket):
+        ticket_keys.verify(rules.to_text(bytes(raw)))
 
 
 def test_changing_any_character_of_a_code_makes_it_invalid(api, alice):
