@@ -102,6 +102,14 @@ def test_a_warm_check_in_is_one_conditional_update(api, alice, staff, show):
     assert calls == ["UpdateItem"]  # the refusal says why: no read
 
 
+def test_a_cold_check_in_reads_the_show_once_then_writes(api, alice, staff, show):
+    _, code = booking_and_code(api, alice, show)
+    show_items.forget(show)  # a function that has not read the show in the last 30 s
+    with counting() as calls:
+        assert api.post("/check-in/", {"code": code}, token=staff).status_code == 200
+    assert calls == ["GetItem", "UpdateItem"]
+
+
 def test_a_cancelled_booking_is_refused_at_the_door(api, alice, staff, show):
     booking_id, code = booking_and_code(api, alice, show)
     api.post(f"/bookings/{booking_id}/cancel/", token=alice)
