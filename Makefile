@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install checkov-install run test bench bench-seatmap bench-yield bench-scale bench-throughput soak package clean assets reset-data
+.PHONY: install checkov-install run test bench bench-seatmap bench-yield bench-checkin bench-scale bench-throughput soak package clean assets reset-data
 
 install: $(STAMP)
 
@@ -67,6 +67,10 @@ bench-yield: install
 
 soak: install
 	$(BIN)/python bench/soak.py
+
+# E-tickets (issue 19), in process: verification time per ticket code, DynamoDB requests per check-in.
+bench-checkin: install
+	$(BIN)/python bench/checkin.py
 
 # --- checkov (issue 13): scans the packaged template in `make package`, and tests/test_packaging.py ---
 # Its own venv: checkov pins a boto3 the app cannot use. Offline (--skip-download: no vendor API; no

@@ -3,7 +3,7 @@ import time
 
 from chalice import CORSConfig, Response
 
-from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, settings, web
+from chalicelib import admin, auth, bookings, box_office, catalog, checkin, docs, door, holds, settings, tickets, web
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate
@@ -12,6 +12,7 @@ settings.configure_logging()
 app = web.ThreadLocalChalice(app_name="movie-booking")
 handles_errors = web.json_errors(app)
 admin_only = web.admin_only(app)
+staff_only = web.staff_only(app)
 
 if get_settings().cors_allow_origin:
     app.api.cors = CORSConfig(
@@ -309,3 +310,64 @@ def show_bookings(show_id):
     limit, cursor = _limit_and_cursor()
     items, next_cursor = bookings.show_bookings(web.path_id(show_id, "show"), limit, cursor)
     return web.paged(app.current_request, items, next_cursor, limit)
+
+
+# --- e-tickets and door check-in (issue 19) ----------------------------------------------------
+# A booking's signed QR ticket for its owner; check-in for callers whose role is "staff" or "admin"
+# (staff are made only by `python -m chalicelib.cli create-staff`); the door page for them.
+
+@app.route("/bookings/{booking_id}/ticket", methods=["GET"])
+@handles_errors
+def booking_ticket(booking_id):
+    caller = _caller()
+    wants_svg = web.ticket_format(app.current_request) == "svg"
+    ticket = tickets.ticket(caller, booking_id)
+    if wants_svg:
+        return Response(body=ticket["qr_svg"], status_code=200, headers={"Content-Type": "image/svg+xml"})
+    return ticket
+
+
+@app.route("/tickets/keys", methods=["GET"])
+@handles_errors
+def ticket_public_keys():
+    return tickets.public_keys()
+
+
+@app.route("/check-in", methods=["POST"])
+@handles_errors
+@staff_only
+def check_in():
+    return checkin.check_in(_caller(), web.json_body(app.current_request))
+
+
+@app.route("/check-in/batch", methods=["POST"])
+@handles_errors
+@staff_only
+def check_in_batch():
+    return checkin.check_in_batch(_caller(), web.json_body(app.current_request))
+
+
+@app.route("/shows/{show_id}/check-ins", methods=["GET"])
+@handles_errors
+@staff_only
+def show_check_ins(show_id):
+    return checkin.show_check_ins(web.path_id(show_id, "show"))
+
+
+@app.route("/shows/{show_id}/door-list", methods=["GET"])
+@handles_errors
+@staff_only
+def door_list(show_id):
+    return checkin.door_list(web.path_id(show_id, "show"))
+
+
+@app.route("/door", methods=["GET"])
+@handles_errors
+def door_page():
+    return door.page_response(app.current_request)
+
+
+@app.route("/door/{asset}", methods=["GET"])
+@handles_errors
+def door_asset(asset):
+    return door.asset_response(asset)

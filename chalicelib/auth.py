@@ -19,6 +19,7 @@ USERNAME_PATTERN = re.compile(r"[\w.@+-]+\Z")  # Django's rule: letters, digits 
 USERNAME_MIN, USERNAME_MAX = 3, 150
 PASSWORD_MIN_CHARS, PASSWORD_MAX_BYTES = 6, 72  # bcrypt only ever reads the first 72 bytes
 ROLE_USER, ROLE_ADMIN = "user", "admin"
+ROLE_STAFF = "staff"  # door staff: check tickets in (issue 19); made only by the CLI, like admins
 REVOKE_ATTEMPTS = 3  # a revocation put that meets a rotation's transaction is repeated this many times
 UNKNOWN_ADDRESS = "unknown"  # where the gateway gave no usable client address
 IPV6_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64: it counts as one address

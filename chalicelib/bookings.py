@@ -11,7 +11,7 @@ from chalicelib import clock, idempotency, pagination, seat_writes, validation
 from chalicelib.db import Transaction, bookings as booking_items, claims, shows as show_items
 from chalicelib.domain import layout, seats as rules
 from chalicelib.domain.seats import BOOKED, CANCELLED, Refusal
-from chalicelib.errors import AlreadyCancelled, NotFound
+from chalicelib.errors import AlreadyCancelled, AlreadyCheckedIn, NotFound
 from chalicelib.idempotency import Outcome
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
             return idempotency.replay(caller, idempotency_key, digest, missing=AlreadyCancelled,
                                       missing_message=already)
         raise AlreadyCancelled(already)
+    if booking.get("checked_in_at"):
+        raise _checked_in(booking)
 
     cancelled = {**booking, "status": CANCELLED, "cancelled_at": clock.now_iso()}
     cancel_id = uuid.uuid4().hex  # recognises our own write if its response is lost and retried
@@ -136,6 +138,8 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
     if result.failed("booking"):
         if (result.old("booking") or {}).get("cancel_id") == cancel_id:
             return outcome  # our own earlier attempt landed; only its response was lost
+        if (result.old("booking") or {}).get("checked_in_at"):
+            raise _checked_in(result.old("booking"))  # let in at the door since our read
         raise AlreadyCancelled(already)
     # The seat lock does not name this booking: an invariant was broken elsewhere. Cancel anyway,
     # touching only the booking, and leave a trace for an operator.
@@ -143,6 +147,11 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
     if not transaction(False).commit().ok:
         raise AlreadyCancelled(already)
     return outcome
+
+
+def _checked_in(booking: dict) -> AlreadyCheckedIn:
+    return AlreadyCheckedIn("This booking was checked in at the door; it can no longer be cancelled.",
+                            checked_in_at=booking["checked_in_at"])
 
 
 def my_bookings(caller: str, limit: int, cursor: str = None) -> tuple[list, str]:

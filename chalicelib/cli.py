@@ -5,6 +5,10 @@
                                       --promote grants admin to an existing account instead
     import-catalog FILE               movies and shows from a .json or .csv file (idempotent)
     export-bookings SHOW_ID           every booking of a show as CSV (default) or JSON, to stdout
+    create-staff USERNAME             a new door-staff account (checks tickets in); --promote, --password-stdin
+                                      as for create-admin (which also takes --role staff)
+    new-ticket-keys [--rotate FILE]   print a ticket signing key ring (JSON) for the SSM parameter; with
+                                      --rotate, a new current key and the old ones kept for verifying
 
 The standard AWS settings apply (AWS_PROFILE, AWS_REGION / AWS_DEFAULT_REGION, credentials);
 AWS_ENDPOINT_URL_DYNAMODB (or --endpoint-url) points at a local endpoint such as `make run`'s;
@@ -43,6 +47,22 @@ def build_parser():
                        help="read the password from the first line of standard input instead of prompting")
     admin.add_argument("--promote", action="store_true",
                        help="grant admin to an existing account (its password is left unchanged)")
+    admin.add_argument("--role", choices=("admin", "staff"), default="admin",
+                       help="the role to grant: admin (default) or staff (door check-in only)")
+
+    staff = commands.add_parser("create-staff", help="create a door-staff account (checks tickets in)")
+    staff.add_argument("username")
+    staff.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of standard input instead of prompting")
+    staff.add_argument("--promote", action="store_true",
+                       help="grant staff to an existing account (its password is left unchanged)")
+    staff.set_defaults(role="staff")
+
+    keyring = commands.add_parser("new-ticket-keys", help="print a new ticket signing key ring (JSON)")
+    keyring.add_argument("--rotate", metavar="FILE",
+                         help="the current key ring (- for standard input): its keys stay listed for verifying")
+    keyring.add_argument("--retire-previous", action="store_true",
+                         help="with --rotate: stop accepting tickets signed with the previous current key")
 
     importer = commands.add_parser("import-catalog", help="import movies and shows from a JSON or CSV file")
     importer.add_argument("file", help="path of the catalog file, or - for standard input")
@@ -99,13 +119,34 @@ def create_table(args, stdin, stdout, stderr):
 def create_admin(args, stdin, stdout, stderr):
     from chalicelib import auth
 
+    role = auth.ROLE_STAFF if getattr(args, "role", "admin") == "staff" else auth.ROLE_ADMIN
+    noun = "door staff" if role == auth.ROLE_STAFF else "an admin"
     if args.promote:
-        auth.set_role(args.username, auth.ROLE_ADMIN)
-        print(f"{args.username} is now an admin", file=stdout)
+        auth.set_role(args.username, role)
+        print(f"{args.username} is now {noun}", file=stdout)
         return 0
     password = _read_password(args, stdin)
-    user = auth.create_user(args.username, password, role=auth.ROLE_ADMIN)
-    print(f"created admin {user['username']}", file=stdout)
+    user = auth.create_user(args.username, password, role=role)
+    print(f"created {'staff' if role == auth.ROLE_STAFF else 'admin'} {user['username']}", file=stdout)
+    return 0
+
+
+def new_ticket_keys(args, stdin, stdout, stderr):
+    from chalicelib import ticket_keys
+
+    current = None
+    if args.rotate:
+        try:
+            if args.rotate == "-":
+                current = stdin.read()
+            else:
+                with open(args.rotate, encoding="utf-8") as source:
+                    current = source.read()
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.rotate}: {exc}")
+    elif args.retire_previous:
+        raise CommandError("--retire-previous needs --rotate FILE")
+    print(ticket_keys.new_keyring(current, keep_previous=not args.retire_previous), file=stdout)
     return 0
 
 
@@ -190,6 +231,8 @@ def export_bookings(args, stdin, stdout, stderr):
 COMMANDS = {
     "create-table": create_table,
     "create-admin": create_admin,
+    "create-staff": create_admin,
+    "new-ticket-keys": new_ticket_keys,
     "import-catalog": import_catalog,
     "export-bookings": export_bookings,
 }

@@ -149,3 +149,35 @@ class ServiceUnavailable(BookingAPIError):
 
 class ConfigurationError(ServiceUnavailable):
     code = "ServiceMisconfigured"
+
+
+# --- e-tickets and door check-in (issue 19) ---------------------------------------------------
+
+class InvalidTicket(ValidationError):
+    """A ticket code that is not ours: malformed, a bad signature, or a key id that is not accepted."""
+
+    code = "InvalidTicket"
+
+
+class AlreadyCheckedIn(Conflict):
+    """The ticket was let in before (``checked_in_at`` says when); also refuses cancelling it."""
+
+    code = "AlreadyCheckedIn"
+
+
+class BookingCancelled(Conflict):
+    """The booking behind a ticket was cancelled: no ticket, no entry."""
+
+    code = "BookingCancelled"
+
+
+class WrongShow(Conflict):
+    """The door checks in one show and the ticket is for another (``ticket_show``)."""
+
+    code = "WrongShow"
+
+
+class TooEarly(Conflict):
+    """The doors of the ticket's show are not open yet (``doors_open_at``)."""
+
+    code = "TooEarly"

@@ -59,6 +59,10 @@ class Settings:
     dynamodb_connect_timeout: float
     dynamodb_read_timeout: float
     log_level: str
+    # e-tickets and door check-in (issue 19)
+    ticket_signing_key_param: str
+    checkin_opens_minutes: int
+    local_data_dir: str
 
     @property
     def is_local(self):
@@ -95,6 +99,9 @@ class Settings:
             dynamodb_connect_timeout=float(env("DYNAMODB_CONNECT_TIMEOUT", "1")),
             dynamodb_read_timeout=float(env("DYNAMODB_READ_TIMEOUT", "2")),
             log_level=env("LOG_LEVEL", "INFO").upper(),
+            ticket_signing_key_param=env("TICKET_SIGNING_KEY_PARAM", ""),
+            checkin_opens_minutes=_int("CHECKIN_OPENS_MINUTES", 60),
+            local_data_dir=env("LOCAL_DATA_DIR", "") or ".local-data",
         )
 
 
@@ -159,6 +166,22 @@ def _read_ssm_secret(name):
         _refuse(f"cannot read SSM parameter {name!r} ({code})")
     if parameter.get("Type") != "SecureString":
         _refuse(f"SSM parameter {name!r} is a {parameter.get('Type')}, not a SecureString")
+    return parameter["Value"]
+
+
+def read_secure_string(name):
+    """The decrypted value of the SSM SecureString ``name`` (for secrets other than the JWT key, such
+    as the ticket signing keys); ConfigurationError (503) after one log line if it cannot be read or
+    is not a SecureString. Unlike the JWT secret, a failure here refuses only the requests needing it."""
+    try:
+        parameter = _ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    except Exception as exc:  # missing parameter, no permission, KMS or network failure
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code") or type(exc).__name__
+        log.error("cannot read SSM parameter %r (%s)", name, code)
+        raise ConfigurationError("The service is not configured; try again later.", retry_after=60) from None
+    if parameter.get("Type") != "SecureString":
+        log.error("SSM parameter %r is a %s, not a SecureString", name, parameter.get("Type"))
+        raise ConfigurationError("The service is not configured; try again later.", retry_after=60)
     return parameter["Value"]
 
 

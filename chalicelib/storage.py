@@ -181,12 +181,14 @@ def put(item: dict, condition: str = None, values: dict = None, names: dict = No
 
 
 def update(key: dict, expression: str, condition: str = None, values: dict = None, names: dict = None,
-           returning: str = "NONE") -> Optional[dict]:
-    """One UpdateItem; the attributes named by ``returning`` (e.g. ALL_NEW), ConditionFailed when refused."""
+           returning: str = "NONE", return_old: bool = False) -> Optional[dict]:
+    """One UpdateItem; the attributes named by ``returning`` (e.g. ALL_NEW), ConditionFailed when refused
+    (carrying the blocking item if ``return_old``)."""
     ddb = client()
     try:
         response = ddb.update_item(TableName=table_name(), Key=to_item(key), UpdateExpression=expression,
-                                   ReturnValues=returning, **_expression_args(condition, values, names))
+                                   ReturnValues=returning, **_expression_args(condition, values, names),
+                                   **_return_old(return_old))
     except ddb.exceptions.ConditionalCheckFailedException as exc:
         raise ConditionFailed(_old_item(exc.response)) from None
     return from_item(response["Attributes"]) if response.get("Attributes") else None

@@ -25,10 +25,15 @@ JSON_TYPES = ("application/json",)
 STATUS_BY_ERROR = [
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
+    (errors.InvalidTicket, 400),
     (errors.ValidationError, 400),
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
+    (errors.AlreadyCheckedIn, 409),
+    (errors.BookingCancelled, 409),
+    (errors.WrongShow, 409),
+    (errors.TooEarly, 409),
     (errors.Conflict, 409),
     (errors.IdempotencyKeyReused, 422),
     (errors.TooManyAttempts, 429),
@@ -145,6 +150,29 @@ def admin_only(app):
             return view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+DOOR_ROLES = frozenset({auth.ROLE_STAFF, auth.ROLE_ADMIN})
+
+
+def staff_only(app):
+    """Decorator for door views (issue 19): 401 without a valid token, 403 unless its role is staff or admin."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if caller_claims(app.current_request).get("role") not in DOOR_ROLES:
+                raise errors.Forbidden("Only door staff and administrators may do this.")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def ticket_format(request):
+    """``?format=svg`` (the QR code alone) or ``json`` (the default); 400 for anything else."""
+    wanted = (request.query_params or {}).get("format") or "json"
+    if wanted not in ("json", "svg"):
+        raise errors.ValidationError("format must be json or svg.", field="format")
+    return wanted
 
 
 def path_id(raw, what):

@@ -22,6 +22,15 @@ os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("JWT_SECRET_PARAM", None)
 os.environ.pop("JWT_SECRET", None)
+os.environ.pop("TICKET_SIGNING_KEY_PARAM", None)
+# The ticket signing key ring (issue 19) is generated once into LOCAL_DATA_DIR: a folder of this test
+# session, never the checkout's .local-data (shared with the live stack, which so signs with the same keys).
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ["LOCAL_DATA_DIR"] = tempfile.mkdtemp(prefix="movie-booking-test-data-")
+atexit.register(shutil.rmtree, os.environ["LOCAL_DATA_DIR"], True)
 
 # moto, boto3 and Chalice are imported by the fixtures that need them, so that `pytest tests/unit`
 # (the pure rules) runs without them.

@@ -103,7 +103,7 @@ def test_unknown_file_is_a_json_404(client):
 def test_the_pages_javascript_stays_small():
     lines = sum(len(open(os.path.join(PAGE_DIR, name), encoding="utf-8").readlines())
                 for name in box_office.ASSETS if name.endswith(".js"))
-    assert lines < 600, f"{lines} lines of JavaScript"
+    assert lines < 650, f"{lines} lines of JavaScript"  # 600 before the tickets of issue 19 (about 40 lines)
 
 
 # --- a stack of this module's own ------------------------------------------------------------

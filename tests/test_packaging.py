@@ -105,8 +105,15 @@ def test_deployment_zip_carries_the_app_and_its_runtime_dependencies(build_dir):
     import zipfile
 
     names = zipfile.ZipFile(build_dir / "prod" / "deployment.zip").namelist()
-    for expected in ("app.py", "chalicelib/admin.py", "jwt/__init__.py", "bcrypt/__init__.py"):
+    for expected in ("app.py", "chalicelib/admin.py", "jwt/__init__.py", "bcrypt/__init__.py",
+                     "segno/__init__.py", "cryptography/hazmat/bindings/_rust.abi3.so",  # e-tickets (issue 19)
+                     "chalicelib/static/door/index.html"):
         assert expected in names
+    # cryptography is not in the Lambda runtime: its Linux wheel must be the one bundled (not this machine's
+    # build, whatever it is), and one for Lambda's glibc (Amazon Linux 2: 2.26).
+    wheel = zipfile.ZipFile(build_dir / "prod" / "deployment.zip").read(
+        next(n for n in names if n.startswith("cryptography-") and n.endswith(".dist-info/WHEEL"))).decode()
+    assert "manylinux2014_x86_64" in wheel or "manylinux_2_17_x86_64" in wheel, wheel
     assert not [n for n in names if n.startswith(("tests/", ".chalice/", "boto3/"))]
 
 
@@ -150,6 +157,7 @@ def test_function_table_and_secret_settings_are_wired_with_ref(templates):
         variables = function_of(template)["Environment"]["Variables"]
         assert variables["TABLE_NAME"] == {"Ref": TABLE}
         assert variables["JWT_SECRET_PARAM"] == template["Outputs"]["JwtSecretParameterName"]["Value"]
+        assert variables["TICKET_SIGNING_KEY_PARAM"] == template["Outputs"]["TicketSigningKeyParameterName"]["Value"]
 
 
 def test_stage_settings_come_from_chalice_config(templates):
@@ -177,20 +185,27 @@ def test_function_logs_to_its_own_log_group_with_retention(templates):
 
 # --- the policy ------------------------------------------------------------------------------
 
-def _ssm_resource(template):
-    parameter = function_of(template)["Environment"]["Variables"]["JWT_SECRET_PARAM"]["Fn::Sub"]
-    assert parameter.startswith("/")
-    return {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + parameter}
+SECRET_PARAMETERS = ("JWT_SECRET_PARAM", "TICKET_SIGNING_KEY_PARAM")  # the JWT key; the ticket keys (issue 19)
+
+
+def _ssm_resources(template):
+    """The ARNs of the function's SSM parameters, in SECRET_PARAMETERS order."""
+    arns = []
+    for name in SECRET_PARAMETERS:
+        parameter = function_of(template)["Environment"]["Variables"][name]["Fn::Sub"]
+        assert parameter.startswith("/")
+        arns.append({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + parameter})
+    return arns
 
 
 def _allowed_resources(template):
-    """What each service may touch: this stack's table and its indexes, its one parameter, its log group;
+    """What each service may touch: this stack's table and its indexes, its two parameters, its log group;
     X-Ray's trace writes, which IAM cannot scope to a resource."""
     indexes = [i["IndexName"] for i in table_of(template)["GlobalSecondaryIndexes"]]
     return {
         "dynamodb": [{"Fn::GetAtt": [TABLE, "Arn"]}]
         + [{"Fn::Sub": "${" + TABLE + ".Arn}/index/" + name} for name in indexes],
-        "ssm": [_ssm_resource(template)],
+        "ssm": _ssm_resources(template),
         "logs": [{"Fn::GetAtt": [LOG_GROUP, "Arn"]}],
         "xray": ["*"],
     }
@@ -307,11 +322,11 @@ def test_operator_only_operations_are_called_only_by_create_table():
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_policy_allows_exactly_get_parameter_for_the_secret(stage, templates):
+def test_policy_allows_exactly_get_parameter_for_the_secrets(stage, templates):
     assert _operations_called("ssm") == {"GetParameter"}
     assert _actions(policy_file(stage), "ssm") == {"GetParameter"}
     ssm = [s for s in _statements(policy_file(stage)) if s["Action"] == ["ssm:GetParameter"]]
-    assert [s["Resource"] for s in ssm] == [_ssm_resource(templates[stage])]
+    assert [s["Resource"] for s in ssm] == _ssm_resources(templates[stage])
 
 
 @pytest.mark.parametrize("stage", STAGES)

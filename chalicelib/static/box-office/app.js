@@ -313,10 +313,40 @@ function openBooked() {
     textContent: [names.get(b.seat_number), b.category, bookingPrice(b, currency)].filter(Boolean).join(", ") })));
   const total = answer.total_price !== undefined ? `, total ${money(answer.total_price, answer.currency || currency)}` : "";
   $("booked-total").textContent = `${plural(answer.bookings.length, "seat", "seats")} booked${total}.`;
+  showTickets($("booked-tickets"), answer.bookings.map((b) => b.id));
+}
+
+// --- tickets (issue 19): a signed QR code per booking, shown at the door ----------------------------
+
+/** One ticket: its QR code (an <img> of the SVG as a data: URL: no inline markup), the seat and the code. */
+function ticketCard(ticket) {
+  const seat = seatName(ticket.seat_label, ticket.seat_number);
+  const qr = el("img", { className: "qr", src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(ticket.qr_svg)}`,
+    alt: `QR code of the ticket for ${seat}` });
+  const when = ticket.date_time ? showText(ticket) : "";
+  return el("li", { className: "ticket card" }, qr,
+    el("p", { className: "ticket-seat", textContent: seat }),
+    el("p", { textContent: [ticket.movie_title, when].filter(Boolean).join(" · ") }),
+    el("p", { className: "ticket-code" }, "Code: ", el("code", { textContent: ticket.code })));
+}
+
+/** Fetch and show the tickets of `bookingIds` in the list `node` (a failure is said in its place). */
+async function showTickets(node, bookingIds) {
+  node.replaceChildren();
+  for (const id of bookingIds) {
+    try {
+      node.append(ticketCard(await api("GET", `bookings/${id}/ticket/`, undefined, AUTH)));
+    } catch (failure) {
+      const item = el("li", { className: "error" });
+      say(item, failure);
+      node.append(item);
+    }
+  }
 }
 
 async function openBookings() {
   showView("view-bookings", "My bookings");
+  $("ticket-panel").hidden = true;
   const bookings = await all("my-bookings/?limit=100", AUTH);
   const titles = new Map((await movies()).map((m) => [m.id, m.title]));
   const showsById = new Map();
@@ -334,11 +364,19 @@ async function openBookings() {
       const button = el("button", { type: "button", className: "secondary", textContent: "Cancel",
         "aria-label": `Cancel ${seat}, ${[titles.get(b.movie_id), when].filter(Boolean).join(", ")}` });
       const error = el("span", { className: "error" });
+      const show = el("button", { type: "button", className: "secondary", textContent: "Ticket",
+        "aria-label": `Ticket for ${seat}, ${[titles.get(b.movie_id), when].filter(Boolean).join(", ")}` });
       button.addEventListener("click", () => api("POST", `bookings/${b.id}/cancel/`, undefined, AUTH).then((answer) => {
         status.textContent = answer.status;
         button.remove();
+        show.remove();
       }, (failure) => say(error, failure)));
-      action.append(button, error);
+      show.addEventListener("click", async () => {
+        $("ticket-panel").hidden = false;
+        await showTickets($("my-tickets"), [b.id]);
+        $("ticket-heading").focus();
+      });
+      action.append(show, " ", button, error);
     }
     return el("tr", {}, el("td", { textContent: titles.get(b.movie_id) || "" }), el("td", { textContent: when }),
       el("td", { textContent: [seat, b.category].filter(Boolean).join(", ") }), el("td", { textContent: bookingPrice(b) }),
