@@ -282,13 +282,14 @@ def _call(base_url, method, path, body=None, token=None):
 def test_doors_scanning_one_ticket_at_once_admit_it_exactly_once(live_stack):
     base = live_stack.base_url
     show_id = live_stack.add_show(days_ahead=0.01)  # starts in ~15 minutes: doors open
-    _call(base, "POST", "/signup/", {"username": "racer19", "password": "secret"})
+    # Names of this test's own: the live stack is shared with other modules' users (racer1, racer2, ...).
+    _call(base, "POST", "/signup/", {"username": "ticketholder19", "password": "secret"})
     _call(base, "POST", "/signup/", {"username": "door19", "password": "secret"})
     live_stack.dynamodb().update_item(
         TableName=live_stack.env["TABLE_NAME"], Key={"PK": {"S": "USER#door19"}, "SK": {"S": "#PROFILE"}},
         UpdateExpression="SET #r = :staff", ExpressionAttributeNames={"#r": "role"},
         ExpressionAttributeValues={":staff": {"S": "staff"}})
-    customer = _call(base, "POST", "/login/", {"username": "racer19", "password": "secret"})[1]["access"]
+    customer = _call(base, "POST", "/login/", {"username": "ticketholder19", "password": "secret"})[1]["access"]
     door = _call(base, "POST", "/login/", {"username": "door19", "password": "secret"})[1]["access"]
     status, booking = _call(base, "POST", f"/shows/{show_id}/book/", {"seat_number": 7}, customer)
     assert status == 201, booking
