@@ -52,13 +52,25 @@ def _doors_open(show_id: int, at: float) -> dict:
     return show
 
 
+def _plan_of(show: dict):
+    """The show's seating plan, built on first use only (a lock usually carries its seat's label,
+    and building a large plan costs more than the rest of a check-in)."""
+    built = []
+
+    def plan():
+        if not built:
+            built.append(layout.plan_of_show(show))
+        return built[0]
+    return plan
+
+
 def _seat_details(seat_lock: dict, seat_number: int, plan) -> tuple:
     """(seat label, category): as the booking's lock recorded them, else from the show's plan (a
-    lock written before seating plans, or none)."""
+    lock written before seating plans, or none); ``plan`` gives the plan when called."""
     if seat_lock.get("seat_label"):
         return seat_lock["seat_label"], seat_lock.get("category")
     try:
-        details = plan.seat_details(seat_number)
+        details = plan().seat_details(seat_number)
     except KeyError:  # beyond the plan: the show shrank after this booking was cancelled
         return str(seat_number), None
     return details["seat_label"], details["category"]
@@ -75,14 +87,14 @@ def _admit(staff: str, code: str, door_show, at: float) -> dict:
         seat_lock = show_items.check_in_seat(ticket.show, ticket.seat_number, ticket.booking_id, clock.iso(at), staff)
     except ConditionFailed as refused:
         old = refused.old or {}
-        seat_label, _ = _seat_details(old, ticket.seat_number, layout.plan_of_show(show))
+        seat_label, _ = _seat_details(old, ticket.seat_number, _plan_of(show))
         if old.get("booking_id") == ticket.booking_id and old.get("checked_in_at"):
             raise AlreadyCheckedIn(f"This ticket was already checked in at {old['checked_in_at']}.",
                                    checked_in_at=old["checked_in_at"], checked_in_by=old.get("checked_in_by"),
                                    seat_label=seat_label)
         # No lock, or one of another booking or hold: the seat was freed, so this booking was cancelled.
         raise BookingCancelled("This booking was cancelled; the ticket is void.", seat_label=seat_label)
-    seat_label, category = _seat_details(seat_lock, ticket.seat_number, layout.plan_of_show(show))
+    seat_label, category = _seat_details(seat_lock, ticket.seat_number, _plan_of(show))
     return {
         "result": "ok",
         "booking_id": ticket.booking_id,
@@ -150,7 +162,7 @@ def _booked_locks(show_id: int) -> tuple:
     show, locks = show_items.partition(show_id, consistent=True)
     if show is None:
         raise NotFound(f"No show with id {show_id}.")
-    return show, layout.plan_of_show(show), [lock for lock in locks if lock.get("booking_id")]
+    return show, _plan_of(show), [lock for lock in locks if lock.get("booking_id")]
 
 
 def show_check_ins(show_id: int) -> dict:
