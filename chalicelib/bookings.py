@@ -102,7 +102,9 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
     """Cancel the caller's booking and free its seat (GetItem + TransactWriteItems).
 
     The seat lock is deleted only if it still names this booking, so a repeated cancel can never
-    free a seat that someone else has booked since.
+    free a seat that someone else has booked since, and only if it was not let in at the door
+    (issue 19: check-in marks the lock), so a booking checked in is refused, AlreadyCheckedIn,
+    even when the door scanned it between this read and this write.
     """
     if not BOOKING_ID_PATTERN.match(booking_id or ""):
         raise NotFound("No such booking.")
@@ -116,8 +118,6 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
             return idempotency.replay(caller, idempotency_key, digest, missing=AlreadyCancelled,
                                       missing_message=already)
         raise AlreadyCancelled(already)
-    if booking.get("checked_in_at"):
-        raise _checked_in(booking)
 
     cancelled = {**booking, "status": CANCELLED, "cancelled_at": clock.now_iso()}
     cancel_id = uuid.uuid4().hex  # recognises our own write if its response is lost and retried
@@ -138,9 +138,10 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
     if result.failed("booking"):
         if (result.old("booking") or {}).get("cancel_id") == cancel_id:
             return outcome  # our own earlier attempt landed; only its response was lost
-        if (result.old("booking") or {}).get("checked_in_at"):
-            raise _checked_in(result.old("booking"))  # let in at the door since our read
         raise AlreadyCancelled(already)
+    seat_lock = result.old("seat") or {}
+    if result.failed("seat") and seat_lock.get("booking_id") == booking_id and seat_lock.get("checked_in_at"):
+        raise _checked_in(seat_lock)  # let in at the door (before our read or since: the lock says so)
     # The seat lock does not name this booking: an invariant was broken elsewhere. Cancel anyway,
     # touching only the booking, and leave a trace for an operator.
     log.error("seat item of active booking %s is missing or foreign; cancelling booking only", booking_id)
@@ -149,9 +150,9 @@ def cancel(caller: str, booking_id: str, idempotency_key: str = None) -> Outcome
     return outcome
 
 
-def _checked_in(booking: dict) -> AlreadyCheckedIn:
+def _checked_in(seat_lock: dict) -> AlreadyCheckedIn:
     return AlreadyCheckedIn("This booking was checked in at the door; it can no longer be cancelled.",
-                            checked_in_at=booking["checked_in_at"])
+                            checked_in_at=seat_lock["checked_in_at"])
 
 
 def my_bookings(caller: str, limit: int, cursor: str = None) -> tuple[list, str]:

@@ -1,16 +1,18 @@
 """Door check-in (issue 19): let each ticket in once, online or from a door device's offline scans.
 
 A scan is verified offline first (signature, key id, the door's show, doors open), then one
-conditional UpdateItem on the booking item sets ``checked_in_at`` / ``checked_in_by`` only if the
-booking exists, is booked and was not checked in. Of any number of doors scanning one ticket at
-once, exactly one write succeeds; a refused write returns the item that refused it, which says why
-(already in, and since when; cancelled), so nothing is read before the write. A DynamoDB Streams
-consumer can take ``checked_in_at`` appearing on a booking item as the "checked in" event.
+conditional UpdateItem on the booking's seat lock (``SHOW#show / SEAT#seat``, the code's show and
+seat) sets ``checked_in_at`` / ``checked_in_by`` only if the lock names the code's booking and was
+not checked in. Of any number of doors scanning one ticket at once, exactly one write succeeds; a
+refused write returns the lock that refused it, which says why (ours and already in, since when;
+none, or another booking's or a hold's: this booking was cancelled, since a validly signed code
+always named a real booking), so nothing is read before the write. A DynamoDB Streams consumer
+can take ``checked_in_at`` appearing on a seat lock item as the "checked in" event.
 """
 from chalicelib import clock, ticket_keys
 from chalicelib.db import ConditionFailed, bookings as booking_items, shows as show_items
 from chalicelib.domain import layout, tickets as rules
-from chalicelib.domain.seats import BOOKED, CANCELLED
+from chalicelib.domain.seats import CANCELLED
 from chalicelib.errors import (
     AlreadyCheckedIn, BookingCancelled, Conflict, NotFound, TooEarly, ValidationError, WrongShow)
 from chalicelib.settings import get_settings
@@ -34,9 +36,9 @@ def _code_field(body: dict):
     return code.strip()
 
 
-def _doors_open(show_id: int, at: float) -> None:
-    """TooEarly (409) before the show's doors open; the show as read in the last 30 s, read afresh
-    before refusing (an admin may have moved the show)."""
+def _doors_open(show_id: int, at: float) -> dict:
+    """The show, or TooEarly (409) before its doors open; the show as read in the last 30 s, read
+    afresh before refusing (an admin may have moved the show)."""
     opens = get_settings().checkin_opens_minutes
     show = show_items.get_recent(show_id)
     if show is not None and rules.too_early(show["starts_at"], at, opens):
@@ -47,19 +49,31 @@ def _doors_open(show_id: int, at: float) -> None:
     if rules.too_early(show["starts_at"], at, opens):
         raise TooEarly(f"The doors of show {show_id} open at {clock.iso(rules.doors_open_at(show['starts_at'], opens))}.",
                        doors_open_at=clock.iso(rules.doors_open_at(show["starts_at"], opens)))
+    return show
 
 
-def _admitted_view(item: dict) -> dict:
-    return {
-        "result": "ok",
-        "booking_id": item["id"],
-        "show": item["show"],
-        "seat_number": item["seat_number"],
-        "seat_label": item.get("seat_label") or str(item["seat_number"]),
-        "category": item.get("category"),
-        "checked_in_at": item["checked_in_at"],
-        "checked_in_by": item["checked_in_by"],
-    }
+def _plan_of(show: dict):
+    """The show's seating plan, built on first use only (a lock usually carries its seat's label,
+    and building a large plan costs more than the rest of a check-in)."""
+    built = []
+
+    def plan():
+        if not built:
+            built.append(layout.plan_of_show(show))
+        return built[0]
+    return plan
+
+
+def _seat_details(seat_lock: dict, seat_number: int, plan) -> tuple:
+    """(seat label, category): as the booking's lock recorded them, else from the show's plan (a
+    lock written before seating plans, or none); ``plan`` gives the plan when called."""
+    if seat_lock.get("seat_label"):
+        return seat_lock["seat_label"], seat_lock.get("category")
+    try:
+        details = plan().seat_details(seat_number)
+    except KeyError:  # beyond the plan: the show shrank after this booking was cancelled
+        return str(seat_number), None
+    return details["seat_label"], details["category"]
 
 
 def _admit(staff: str, code: str, door_show, at: float) -> dict:
@@ -68,21 +82,29 @@ def _admit(staff: str, code: str, door_show, at: float) -> dict:
     if door_show is not None and ticket.show != door_show:
         raise WrongShow(f"This ticket is for show {ticket.show}, not show {door_show}.",
                         ticket_show=ticket.show, seat_number=ticket.seat_number)
-    _doors_open(ticket.show, at)
+    show = _doors_open(ticket.show, at)
     try:
-        item = booking_items.check_in(ticket.owner, ticket.booking_id, clock.iso(at), staff, BOOKED)
+        seat_lock = show_items.check_in_seat(ticket.show, ticket.seat_number, ticket.booking_id, clock.iso(at), staff)
     except ConditionFailed as refused:
-        old = refused.old
-        if old is None or old.get("show") != ticket.show:
-            raise NotFound("This ticket's booking does not exist.")
-        if old.get("checked_in_at"):
+        old = refused.old or {}
+        seat_label, _ = _seat_details(old, ticket.seat_number, _plan_of(show))
+        if old.get("booking_id") == ticket.booking_id and old.get("checked_in_at"):
             raise AlreadyCheckedIn(f"This ticket was already checked in at {old['checked_in_at']}.",
                                    checked_in_at=old["checked_in_at"], checked_in_by=old.get("checked_in_by"),
-                                   seat_label=old.get("seat_label"))
-        if old.get("status") == CANCELLED:
-            raise BookingCancelled("This booking was cancelled; the ticket is void.", seat_label=old.get("seat_label"))
-        raise NotFound("This ticket's booking does not exist.")
-    return _admitted_view(item)
+                                   seat_label=seat_label)
+        # No lock, or one of another booking or hold: the seat was freed, so this booking was cancelled.
+        raise BookingCancelled("This booking was cancelled; the ticket is void.", seat_label=seat_label)
+    seat_label, category = _seat_details(seat_lock, ticket.seat_number, _plan_of(show))
+    return {
+        "result": "ok",
+        "booking_id": ticket.booking_id,
+        "show": ticket.show,
+        "seat_number": ticket.seat_number,
+        "seat_label": seat_label,
+        "category": category,
+        "checked_in_at": seat_lock["checked_in_at"],
+        "checked_in_by": seat_lock["checked_in_by"],
+    }
 
 
 def check_in(staff: str, body: dict) -> dict:
@@ -135,51 +157,41 @@ def check_in_batch(staff: str, body: dict) -> dict:
 
 # --- a show's doors: who is in, and the list a device checks offline ----------------------------
 
-def _show_or_404(show_id: int) -> dict:
-    show = show_items.get_recent(show_id)
+def _booked_locks(show_id: int) -> tuple:
+    """(show, its plan, the locks of its booked seats): one consistent Query of the show's partition."""
+    show, locks = show_items.partition(show_id, consistent=True)
     if show is None:
         raise NotFound(f"No show with id {show_id}.")
-    return show
-
-
-def _label(item: dict, plan) -> str:
-    return item.get("seat_label") or plan.seat_details(item["seat_number"])["seat_label"]
+    return show, _plan_of(show), [lock for lock in locks if lock.get("booking_id")]
 
 
 def show_check_ins(show_id: int) -> dict:
     """GET /shows/{id}/check-ins/: ``{show, booked, admitted, check_ins: [...]}`` (earliest first),
-    from the show's GSI1 partition (every booking of the show; bounded by its seats and their
-    cancellations). The index is eventually consistent: a check-in of the last second may be missing."""
-    show = _show_or_404(show_id)
-    plan = layout.plan_of_show(show)
-    booked, admitted = 0, []
-    for item in booking_items.of_show(show_id):
-        if item["status"] != BOOKED:
-            continue
-        booked += 1
-        if item.get("checked_in_at"):
-            admitted.append({"booking_id": item["id"], "seat_number": item["seat_number"],
-                             "seat_label": _label(item, plan), "checked_in_at": item["checked_in_at"],
-                             "checked_in_by": item.get("checked_in_by")})
+    from the show's seat locks (one consistent Query of its partition: a check-in is on the lock as
+    soon as it is answered)."""
+    _, plan, booked = _booked_locks(show_id)
+    admitted = [{"booking_id": lock["booking_id"], "seat_number": lock["seat_number"],
+                 "seat_label": _seat_details(lock, lock["seat_number"], plan)[0],
+                 "checked_in_at": lock["checked_in_at"], "checked_in_by": lock.get("checked_in_by")}
+                for lock in booked if lock.get("checked_in_at")]
     admitted.sort(key=lambda entry: entry["checked_in_at"])
-    return {"show": show_id, "booked": booked, "admitted": len(admitted), "check_ins": admitted}
+    return {"show": show_id, "booked": len(booked), "admitted": len(admitted), "check_ins": admitted}
 
 
 def door_list(show_id: int) -> dict:
     """GET /shows/{id}/door-list/: what a door device needs to admit offline: the show's time and
-    doors, the public keys, the valid tickets (booking id, seat, and whether already admitted) and
-    the revoked ones (cancelled bookings), from one Query of the show's GSI1 partition."""
-    show = _show_or_404(show_id)
-    plan = layout.plan_of_show(show)
-    valid, revoked = [], []
-    for item in booking_items.of_show(show_id):
-        if item["status"] == BOOKED:
-            entry = {"booking_id": item["id"], "seat_number": item["seat_number"], "seat_label": _label(item, plan)}
-            if item.get("checked_in_at"):
-                entry["checked_in_at"] = item["checked_in_at"]
-            valid.append(entry)
-        else:
-            revoked.append(item["id"])
+    doors, the public keys, the valid tickets (booking id, seat, and whether already admitted; from
+    the seat locks, one Query of the show's partition) and the revoked ones (cancelled bookings,
+    from the show's GSI1 partition)."""
+    show, plan, booked = _booked_locks(show_id)
+    valid = []
+    for lock in booked:
+        entry = {"booking_id": lock["booking_id"], "seat_number": lock["seat_number"],
+                 "seat_label": _seat_details(lock, lock["seat_number"], plan)[0]}
+        if lock.get("checked_in_at"):
+            entry["checked_in_at"] = lock["checked_in_at"]
+        valid.append(entry)
+    revoked = [item["id"] for item in booking_items.of_show(show_id) if item["status"] == CANCELLED]
     opens = get_settings().checkin_opens_minutes
     return {
         "show": show_id,

@@ -136,8 +136,7 @@ def keys() -> LoadedKeys:
 
 
 def sign(fields_without_key: dict) -> str:
-    """The ticket code for ``show``, ``seat_number``, ``booking_id`` and ``owner``, signed with the
-    current key."""
+    """The ticket code for ``show``, ``seat_number`` and ``booking_id``, signed with the current key."""
     loaded = keys()
     fields = rules.TicketFields(key_id=loaded.current, **fields_without_key)
     return rules.encode(fields, loaded.signer.sign(rules.signed_bytes(fields)))

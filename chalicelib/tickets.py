@@ -19,7 +19,7 @@ QR_BORDER = 4  # the quiet zone the QR standard asks for
 def code_for(booking: dict) -> str:
     """The signed ticket code of a stored booking item."""
     return ticket_keys.sign({"show": booking["show"], "seat_number": booking["seat_number"],
-                             "booking_id": booking["id"], "owner": booking["user"]})
+                             "booking_id": booking["id"]})
 
 
 def qr_svg(code: str, title: str = "Ticket QR code") -> str:
@@ -35,7 +35,9 @@ def qr_svg(code: str, title: str = "Ticket QR code") -> str:
 
 def ticket(caller: str, booking_id: str) -> dict:
     """The caller's ticket for one booking: GetItem booking (consistent), the show (cached for 30 s
-    by this process) and GetItem movie. 404 for no such booking of the caller's, 409 BookingCancelled."""
+    by this process), GetItem movie and GetItem of the seat lock (``checked_in_at`` once let in: the
+    door marks the lock, not the booking). 404 for no such booking of the caller's, 409
+    BookingCancelled."""
     if not bookings.BOOKING_ID_PATTERN.match(booking_id or ""):
         raise NotFound("No such booking.")
     booking = booking_items.get(caller, booking_id)
@@ -62,8 +64,9 @@ def ticket(caller: str, booking_id: str) -> dict:
         "code": code,
     }
     answer["qr_svg"] = qr_svg(code, title=f"Ticket for seat {seat_label or booking['seat_number']}")
-    if booking.get("checked_in_at"):
-        answer["checked_in_at"] = booking["checked_in_at"]
+    seat_lock = show_items.seat_lock(booking["show"], booking["seat_number"]) or {}
+    if seat_lock.get("booking_id") == booking_id and seat_lock.get("checked_in_at"):
+        answer["checked_in_at"] = seat_lock["checked_in_at"]
     return answer
 
 

@@ -84,12 +84,20 @@ def test_a_second_scan_of_a_ticket_is_refused_with_the_first_check_in_time(api, 
     assert again.data["checked_in_at"] == first["checked_in_at"]
 
 
-def test_the_booking_item_records_checked_in_at_and_by(api, alice, staff, show):
-    booking_id, code = booking_and_code(api, alice, show)
+def test_the_seat_lock_records_checked_in_at_and_by(api, alice, staff, show):
+    booking_id, code = booking_and_code(api, alice, show, seat=3)
     api.post("/check-in/", {"code": code}, token=staff)
-    item = storage.get({"PK": "USER#alice", "SK": f"BOOKING#{booking_id}"})
-    assert item["checked_in_by"] == "door1"
-    assert clock.parse_iso(item["checked_in_at"]) == pytest.approx(clock.now(), abs=5)
+    lock = storage.get({"PK": f"SHOW#{show:08d}", "SK": "SEAT#0003"})
+    assert lock["booking_id"] == booking_id and lock["checked_in_by"] == "door1"
+    assert clock.parse_iso(lock["checked_in_at"]) == pytest.approx(clock.now(), abs=5)
+    assert "checked_in_at" not in storage.get({"PK": "USER#alice", "SK": f"BOOKING#{booking_id}"})
+
+
+def test_the_ticket_says_when_it_was_let_in(api, alice, staff, show):
+    booking_id, code = booking_and_code(api, alice, show)
+    assert "checked_in_at" not in api.get(f"/bookings/{booking_id}/ticket/", token=alice).data
+    admitted = api.post("/check-in/", {"code": code}, token=staff).data
+    assert api.get(f"/bookings/{booking_id}/ticket/", token=alice).data["checked_in_at"] == admitted["checked_in_at"]
 
 
 def test_a_warm_check_in_is_one_conditional_update(api, alice, staff, show):
@@ -115,6 +123,26 @@ def test_a_cancelled_booking_is_refused_at_the_door(api, alice, staff, show):
     api.post(f"/bookings/{booking_id}/cancel/", token=alice)
     response = api.post("/check-in/", {"code": code}, token=staff)
     assert response.status_code == 409 and response.data["Code"] == "BookingCancelled"
+
+
+def test_a_cancelled_booking_whose_seat_was_booked_again_is_refused_and_the_new_one_let_in(api, alice, bob, staff,
+                                                                                          show):
+    booking_id, old_code = booking_and_code(api, alice, show, seat=4)
+    api.post(f"/bookings/{booking_id}/cancel/", token=alice)
+    new_id, new_code = booking_and_code(api, bob, show, seat=4)
+    response = api.post("/check-in/", {"code": old_code}, token=staff)
+    assert response.status_code == 409 and response.data["Code"] == "BookingCancelled"
+    admitted = api.post("/check-in/", {"code": new_code}, token=staff)
+    assert admitted.status_code == 200 and admitted.data["booking_id"] == new_id
+
+
+def test_a_cancelled_booking_whose_seat_is_held_by_another_customer_is_refused(api, alice, bob, staff, show):
+    booking_id, code = booking_and_code(api, alice, show, seat=6)
+    api.post(f"/bookings/{booking_id}/cancel/", token=alice)
+    assert api.post(f"/shows/{show}/holds/", {"seat_numbers": [6]}, token=bob).status_code == 201
+    response = api.post("/check-in/", {"code": code}, token=staff)
+    assert response.status_code == 409 and response.data["Code"] == "BookingCancelled"
+    assert "checked_in_at" not in storage.get({"PK": f"SHOW#{show:08d}", "SK": "SEAT#0006"})
 
 
 def test_a_ticket_for_another_show_is_refused_when_the_door_names_its_show(api, alice, staff, show):
@@ -184,6 +212,7 @@ def test_a_checked_in_booking_cannot_be_cancelled(api, alice, staff, show):
     assert response.status_code == 409
     assert response.data["Code"] == "AlreadyCheckedIn" and response.data["checked_in_at"] == admitted["checked_in_at"]
     assert 3 in api.get(f"/shows/{show}/seats/").data["taken"]
+    assert api.get("/my-bookings/", token=alice).data[0]["status"] == "booked"
 
 
 def test_a_check_in_landing_after_the_cancels_read_still_stops_the_cancel(api, alice, staff, show, monkeypatch):

@@ -32,10 +32,9 @@ def cancel_part(tx: Transaction, name, stored: dict, from_status: str, to_status
     has ``from_status`` (its only attribute that ever changes); ``cancel_id`` lets a retry recognise
     its own landed write in the returned item. A conditional Put, not an UpdateItem: the same
     guarantee for less work."""
-    # Never a checked-in booking (issue 19): the customer is in the hall, the seat stays theirs.
     tx.put(name, {**stored, "status": to_status, "cancelled_at": at, "cancel_id": cancel_id},
-           condition="#status = :from AND attribute_not_exists(checked_in_at)", names={"#status": "status"},
-           values={":from": from_status}, return_old=True)
+           condition="#status = :from", names={"#status": "status"}, values={":from": from_status},
+           return_old=True)
 
 
 def of_user_page(caller: str, limit: int, start: dict = None) -> Page:
@@ -49,19 +48,6 @@ def of_show_page(show_id: int, limit: int, start: dict = None) -> Page:
     """A page of every booking of a show, active and cancelled (GSI1)."""
     return storage.query_page("GSI1PK = :pk", {":pk": keys.bookings_of_show_gsi(show_id)},
                               index=storage.GSI1, limit=limit, start=start)
-
-
-# --- door check-in (issue 19) ----------------------------------------------------------------------
-
-def check_in(owner: str, booking_id: str, at: str, by: str, status: str) -> dict:
-    """Mark the booking admitted: ``checked_in_at`` and ``checked_in_by``, in one conditional UpdateItem
-    (it exists, has ``status``, and was not checked in before); the whole new item. ConditionFailed
-    carries the item that refused it (None if there is none), so nothing is read before the write."""
-    return storage.update(
-        keys.booking_key(owner, booking_id), "SET checked_in_at = :at, checked_in_by = :by",
-        condition="attribute_exists(PK) AND #status = :status AND attribute_not_exists(checked_in_at)",
-        names={"#status": "status"}, values={":at": at, ":by": by, ":status": status},
-        returning="ALL_NEW", return_old=True)
 
 
 def of_show(show_id: int):

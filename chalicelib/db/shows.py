@@ -240,9 +240,29 @@ def release_seat_part(tx: Transaction, name, show_id: int, seat_number: int, hol
 
 
 def free_seat_part(tx: Transaction, name, show_id: int, seat_number: int, booking_id: str) -> None:
-    """Delete the seat's lock only if it still names ``booking_id``."""
-    tx.delete(name, keys.seat_key(show_id, seat_number), condition="booking_id = :id",
-              values={":id": booking_id})
+    """Delete the seat's lock only if it still names ``booking_id`` and was not let in at the door
+    (no ``checked_in_at``: the customer is in the hall, the seat stays theirs). A refusal returns
+    the lock, which says which of the two it was."""
+    tx.delete(name, keys.seat_key(show_id, seat_number),
+              condition="booking_id = :id AND attribute_not_exists(checked_in_at)",
+              values={":id": booking_id}, return_old=True)
+
+
+def seat_lock(show_id: int, seat_number: int) -> Optional[dict]:
+    """The seat's lock (one GetItem, eventually consistent), or None if the seat is free."""
+    return storage.get(keys.seat_key(show_id, seat_number))
+
+
+def check_in_seat(show_id: int, seat_number: int, booking_id: str, at: str, by: str) -> dict:
+    """Let the booking in at the door (issue 19): SET ``checked_in_at`` and ``checked_in_by`` on
+    its seat lock, in one conditional UpdateItem, only while the lock names ``booking_id`` and has
+    no ``checked_in_at``; the whole new lock. ConditionFailed carries the lock that refused it (None
+    if the seat has none), so nothing is read before the write: ours with ``checked_in_at`` is a
+    second admission; none, or another booking's or a hold's, means this booking was cancelled."""
+    return storage.update(
+        keys.seat_key(show_id, seat_number), "SET checked_in_at = :at, checked_in_by = :by",
+        condition="booking_id = :booking AND attribute_not_exists(checked_in_at)",
+        values={":booking": booking_id, ":at": at, ":by": by}, returning="ALL_NEW", return_old=True)
 
 
 def partition(show_id: int, consistent: bool = False) -> tuple:

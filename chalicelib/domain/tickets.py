@@ -7,14 +7,18 @@ A ticket code is the base64url text (RFC 4648 section 5, no padding) of these by
     varint        show id (unsigned LEB128, shortest form)
     varint        seat number (the same)
     14 bytes      booking id: its 27 hex digits as one big-endian number (top 4 bits zero)
-    n bytes       the owner's user key, UTF-8 (1-MAX_OWNER_BYTES bytes): the booking item's partition,
-                  so that a check-in is one UpdateItem with no read before it
     64 bytes      Ed25519 signature over every byte before it
 
+Nothing else: no owner, no name. The show and seat are the key of the booking's seat lock
+(``SHOW#show / SEAT#seat``, which names the booking id), so a check-in is one conditional
+UpdateItem there with no read before it. Version 1 (issue 19's first layout) also carried the
+owner's username; its codes are refused as an unknown version.
+
 Decoding is strict: one text per ticket (no padding, no stray bits in the last character, shortest
-varints), so changing any byte or character of a code either fails here or fails the signature.
-A code for a short username (up to 7 bytes) on a show id below 128 and a seat below 128 is at most
-119 characters: 86 for the signature, 33 for the rest.
+varints, no bytes left over), so changing any byte or character of a code either fails here or
+fails the signature. A code is 82-86 bytes, 110-115 characters whoever owns it: 86 for the
+signature, 24-29 for the rest (110 for a show id and a seat below 128, 112 below 16,384, 115 at
+most for show ids below 10**8 and seats below 10**4).
 
 The key ring (deployed: an SSM SecureString; locally: a file made once) is JSON:
 
@@ -34,14 +38,13 @@ from dataclasses import dataclass, field
 
 from chalicelib.errors import ValidationError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 carried the owner's username too (refused since)
 SIGNATURE_BYTES = 64
 KEY_BYTES = 32
 BOOKING_ID_BYTES = 14
 BOOKING_ID_HEX_DIGITS = 27
-MAX_OWNER_BYTES = 600  # a 150-character username of 4-byte characters
 MAX_KEY_ID = 255
-MAX_CODE_CHARS = 1200  # anything longer is not one of ours, whatever it holds
+MAX_CODE_CHARS = 200  # anything longer is not one of ours, whatever it holds
 DEFAULT_CHECKIN_OPENS_MINUTES = 60
 
 BOOKING_ID = re.compile(r"[0-9a-f]{27}\Z")
@@ -60,7 +63,6 @@ class TicketFields:
     show: int
     seat_number: int
     booking_id: str
-    owner: str
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,11 @@ def signed_bytes(fields: TicketFields) -> bytes:
         raise ValueError("key id out of range")
     if not BOOKING_ID.match(fields.booking_id):
         raise ValueError("booking id is not 27 lowercase hex digits")
-    owner = fields.owner.encode("utf-8")
-    if not 1 <= len(owner) <= MAX_OWNER_BYTES:
-        raise ValueError("owner key length out of range")
     if fields.show < 1 or fields.seat_number < 1:
         raise ValueError("show and seat are positive")
     return (bytes([FORMAT_VERSION, fields.key_id]) + encode_varint(fields.show)
             + encode_varint(fields.seat_number)
-            + int(fields.booking_id, 16).to_bytes(BOOKING_ID_BYTES, "big") + owner)
+            + int(fields.booking_id, 16).to_bytes(BOOKING_ID_BYTES, "big"))
 
 
 def encode(fields: TicketFields, signature: bytes) -> str:
@@ -153,7 +152,7 @@ def encode(fields: TicketFields, signature: bytes) -> str:
 def decode(code: str) -> DecodedTicket:
     """The fields of a code, unverified; MalformedTicket if it is not one of this format."""
     raw = from_text(code.strip() if isinstance(code, str) else code)
-    if len(raw) < 2 + 2 + BOOKING_ID_BYTES + 1 + SIGNATURE_BYTES:
+    if len(raw) < 2 + 2 + BOOKING_ID_BYTES + SIGNATURE_BYTES:
         raise MalformedTicket("too short")
     if raw[0] != FORMAT_VERSION:
         raise MalformedTicket("unknown format version")
@@ -167,14 +166,9 @@ def decode(code: str) -> DecodedTicket:
     at += BOOKING_ID_BYTES
     if booking >= 16 ** BOOKING_ID_HEX_DIGITS:
         raise MalformedTicket("booking id too large")
-    owner_bytes = signed[at:]
-    if not 1 <= len(owner_bytes) <= MAX_OWNER_BYTES:
-        raise MalformedTicket("owner key length out of range")
-    try:
-        owner = owner_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedTicket("owner key is not UTF-8") from None
-    fields = TicketFields(key_id, show, seat, format(booking, f"0{BOOKING_ID_HEX_DIGITS}x"), owner)
+    if at != len(signed):
+        raise MalformedTicket("not the length its fields give")
+    fields = TicketFields(key_id, show, seat, format(booking, f"0{BOOKING_ID_HEX_DIGITS}x"))
     return DecodedTicket(fields, signed, signature)
 
 
