@@ -1,9 +1,10 @@
 """The movie-booking REST API: routes only. Each translates HTTP to a call into chalicelib and back."""
 import time
 
-from chalice import CORSConfig, Response
+from chalice import CORSConfig, Rate, Response
 
-from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, settings, web
+from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, outbox, settings, web, webhooks
+from chalicelib import sweep as sweep_service
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate
@@ -309,3 +310,73 @@ def show_bookings(show_id):
     limit, cursor = _limit_and_cursor()
     items, next_cursor = bookings.show_bookings(web.path_id(show_id, "show"), limit, cursor)
     return web.paged(app.current_request, items, next_cursor, limit)
+
+
+# --- events (issue 20): the table's stream, webhook deliveries, the sweep, webhooks admin, waitlist ----
+# Deployed, the stream and queue ARNs come from infra/template.yaml (which overrides these placeholders,
+# adds bisect-on-error, the retry limit and the on-failure queue); locally scripts/local_events.py
+# calls these handlers as the event source mappings and the schedule would.
+
+STREAM_ARN_PLACEHOLDER = "arn:aws:dynamodb:us-east-1:123456789012:table/movie-booking/stream/set-by-infra-template"
+
+
+@app.on_dynamodb_record(stream_arn=STREAM_ARN_PLACEHOLDER, batch_size=100, starting_position="TRIM_HORIZON")
+def table_changes(event):
+    return outbox.handle_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue="webhook-deliveries", batch_size=1)
+def webhook_deliveries(event):
+    return web.queue_batch(event.to_dict()["Records"], webhooks.deliver)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep(event):
+    return sweep_service.run()
+
+
+@app.route("/webhooks", methods=["POST"])
+@handles_errors
+@admin_only
+def create_webhook():
+    return web.outcome_response(webhooks.create(web.json_body(app.current_request)))
+
+
+@app.route("/webhooks", methods=["GET"])
+@handles_errors
+@admin_only
+def list_webhooks():
+    limit, cursor = _limit_and_cursor()
+    items, next_cursor = webhooks.list_endpoints(limit, cursor)
+    return web.paged(app.current_request, items, next_cursor, limit)
+
+
+@app.route("/webhooks/{webhook_id}", methods=["DELETE"])
+@handles_errors
+@admin_only
+def delete_webhook(webhook_id):
+    webhooks.delete(webhook_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/webhooks/{webhook_id}/test", methods=["POST"])
+@handles_errors
+@admin_only
+def test_webhook(webhook_id):
+    return Response(body=webhooks.send_test(webhook_id), status_code=202)
+
+
+@app.route("/webhooks/{webhook_id}/deliveries", methods=["GET"])
+@handles_errors
+@admin_only
+def webhook_delivery_list(webhook_id):
+    limit, cursor = _limit_and_cursor()
+    items, next_cursor = webhooks.deliveries(webhook_id, limit, cursor)
+    return web.paged(app.current_request, items, next_cursor, limit)
+
+
+@app.route("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", methods=["POST"])
+@handles_errors
+@admin_only
+def retry_webhook_delivery(webhook_id, delivery_id):
+    return Response(body=webhooks.retry(webhook_id, delivery_id), status_code=202)

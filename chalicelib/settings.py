@@ -59,6 +59,11 @@ class Settings:
     dynamodb_connect_timeout: float
     dynamodb_read_timeout: float
     log_level: str
+    # events (issue 20): webhooks and the waitlist
+    webhook_queue_url: str
+    webhook_retry_schedule: str
+    webhook_timeout_seconds: float
+    webhook_redrive_after_seconds: float
 
     @property
     def is_local(self):
@@ -95,6 +100,10 @@ class Settings:
             dynamodb_connect_timeout=float(env("DYNAMODB_CONNECT_TIMEOUT", "1")),
             dynamodb_read_timeout=float(env("DYNAMODB_READ_TIMEOUT", "2")),
             log_level=env("LOG_LEVEL", "INFO").upper(),
+            webhook_queue_url=env("WEBHOOK_QUEUE_URL", ""),
+            webhook_retry_schedule=env("WEBHOOK_RETRY_SCHEDULE", ""),
+            webhook_timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 10),
+            webhook_redrive_after_seconds=_float("WEBHOOK_REDRIVE_AFTER_SECONDS", 900),
         )
 
 

@@ -60,6 +60,8 @@ class SerializedApp:
             return start_response(status, headers, exc_info)
 
         with self.lock:
+            if journaled:
+                self.journal.begin_request()
             result = self.app(environ, record_status)
             try:
                 payload = b"".join(result)

@@ -210,3 +210,25 @@ def test_each_condition_string_is_lexed_once_and_still_decides_each_write(ddb, m
             ddb.put_item(TableName=TABLE, Item=item, ConditionExpression="n ! :max",
                          ExpressionAttributeValues={":max": {"N": "5"}})
     assert lexed.count("n ! :max") == 2
+
+
+def _stream_events():
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends["123456789012"]["us-east-1"].get_table(TABLE).stream_shard
+    return [(r.record["eventName"], r.record["dynamodb"]["Keys"]["SK"]["S"]) for r in shard.items]
+
+
+def test_transaction_on_a_table_with_a_stream_records_its_writes_and_a_cancelled_one_records_none(ddb, monkeypatch):
+    def refuse(self, memo):
+        raise AssertionError("moto copied the whole table")
+
+    monkeypatch.setattr(Table, "__deepcopy__", refuse, raising=False)
+    put(ddb, "A", "kept")
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": {"PK": {"S": "A"}, "SK": {"S": "new"}}}}])
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {"PK": {"S": "A"}, "SK": {"S": "never"}}}},
+            {"Put": {"TableName": TABLE, "Item": {"PK": {"S": "A"}, "SK": {"S": "kept"}},
+                     "ConditionExpression": "attribute_not_exists(PK)"}}])
+    assert _stream_events() == [("INSERT", "kept"), ("INSERT", "new")]
