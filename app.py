@@ -3,7 +3,7 @@ import time
 
 from chalice import CORSConfig, Rate, Response
 
-from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, outbox, settings, web, webhooks
+from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, outbox, settings, waitlist, web, webhooks
 from chalicelib import sweep as sweep_service
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
@@ -380,3 +380,23 @@ def webhook_delivery_list(webhook_id):
 @admin_only
 def retry_webhook_delivery(webhook_id, delivery_id):
     return Response(body=webhooks.retry(webhook_id, delivery_id), status_code=202)
+
+
+@app.route("/shows/{show_id}/waitlist", methods=["POST"])
+@handles_errors
+def join_waitlist(show_id):
+    caller = _caller()
+    return web.outcome_response(waitlist.join(caller, web.path_id(show_id, "show"), web.json_body(app.current_request)))
+
+
+@app.route("/shows/{show_id}/waitlist", methods=["DELETE"])
+@handles_errors
+def leave_waitlist(show_id):
+    waitlist.leave(_caller(), web.path_id(show_id, "show"))
+    return Response(body="", status_code=204)
+
+
+@app.route("/my-waitlist", methods=["GET"])
+@handles_errors
+def my_waitlist():
+    return waitlist.my_entries(_caller())

@@ -149,3 +149,11 @@ class ServiceUnavailable(BookingAPIError):
 
 class ConfigurationError(ServiceUnavailable):
     code = "ServiceMisconfigured"
+
+
+# --- the waitlist (issue 20) -------------------------------------------------------------------------
+
+class SeatsAvailable(Conflict):
+    """A waitlist is for shows where best-available finds no block of that size: hold seats instead."""
+
+    code = "SeatsAvailable"

@@ -9,7 +9,7 @@ idempotent on the event id (a retried record has the same one).
 """
 import logging
 
-from chalicelib import webhooks
+from chalicelib import waitlist, webhooks
 from chalicelib.db import changes
 from chalicelib.domain import events as rules
 
@@ -45,4 +45,5 @@ def handle_event(event: dict) -> None:
     """The consumers of an event, in order: the waitlist (which may offer freed seats: its offer is
     another item change, hence another event), then the webhooks."""
     log.info("event %s %s", event["type"], event["id"])
+    waitlist.on_event(event)
     webhooks.fan_out(event)
