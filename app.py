@@ -318,6 +318,7 @@ def show_bookings(show_id):
 # calls these handlers as the event source mappings and the schedule would.
 
 STREAM_ARN_PLACEHOLDER = "arn:aws:dynamodb:us-east-1:123456789012:table/movie-booking/stream/set-by-infra-template"
+QUEUE_ARN_PLACEHOLDER = "arn:aws:sqs:us-east-1:123456789012:set-by-infra-template"
 
 
 @app.on_dynamodb_record(stream_arn=STREAM_ARN_PLACEHOLDER, batch_size=100, starting_position="TRIM_HORIZON")
@@ -325,7 +326,7 @@ def table_changes(event):
     return outbox.handle_batch(event.to_dict()["Records"])
 
 
-@app.on_sqs_message(queue="webhook-deliveries", batch_size=1)
+@app.on_sqs_message(queue_arn=QUEUE_ARN_PLACEHOLDER, batch_size=1)
 def webhook_deliveries(event):
     return web.queue_batch(event.to_dict()["Records"], webhooks.deliver)
 

@@ -427,15 +427,11 @@ def create_table(name: str = None) -> bool:
     try:
         ddb.create_table(**table_definition(name))
     except ddb.exceptions.ResourceInUseException:
-        _enable_stream(ddb, name)
+        # A table made before the outbox existed (a developer's .local-data) gets its stream.
+        if not ddb.describe_table(TableName=name)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+            ddb.update_table(TableName=name, StreamSpecification=STREAM_SPECIFICATION)
         return False
     ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     ddb.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
     return True
-
-
-def _enable_stream(ddb, name: str) -> None:
-    """A table made before the outbox existed (a developer's .local-data) gets its stream."""
-    if not ddb.describe_table(TableName=name)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
-        ddb.update_table(TableName=name, StreamSpecification=STREAM_SPECIFICATION)
