@@ -22,7 +22,7 @@ DynamoDB, DynamoDB Streams and SQS on one endpoint):
   shorten it for tests).
 
 The engine serves one request at a time, so this polls with short requests (no long poll that would
-hold the engine) every ``POLL_SECONDS``. Run by scripts/run_local.py and the tests' live stack:
+hold the engine) every ``EVENTS_POLL_SECONDS`` (0.25 s) while idle. Run by scripts/run_local.py and the tests' live stack:
 
     python scripts/local_events.py [--data-dir DIR] [--fresh] [--parent-pid P]
 
@@ -60,7 +60,7 @@ def _float_env(name, default):
     return default if raw in (None, "") else float(raw)
 
 
-POLL_SECONDS = _float_env("EVENTS_POLL_SECONDS", 0.1)
+POLL_SECONDS = _float_env("EVENTS_POLL_SECONDS", 0.25)  # Lambda polls a stream's shard 4 times a second
 SWEEP_SECONDS = _float_env("SWEEP_SECONDS", 60)
 STREAM_BATCH_SIZE = int(_float_env("STREAM_BATCH_SIZE", 100))
 STREAM_MAX_RETRIES = int(_float_env("STREAM_MAX_RETRIES", 10))
@@ -137,6 +137,7 @@ class StreamMapping:
         self.table_name, self.handler, self.checkpoint = table_name, handler, checkpoint
         self.failure_queue_url, self.batch_size, self.max_retries = failure_queue_url, batch_size, max_retries
         self.stream_arn = self.shard_id = None
+        self.iterator = None  # the last answer's NextShardIterator, while it is known to follow the checkpoint
         self.backoff = 0.1  # seconds before the first retry, doubling up to 5 s
 
     def _shard(self):
@@ -147,20 +148,31 @@ class StreamMapping:
         return self.stream_arn, self.shard_id
 
     def fetch(self):
-        """Up to ``batch_size`` records after the checkpoint (a fresh iterator each time: moto's never expire)."""
+        """Up to ``batch_size`` records after the checkpoint: with the last answer's next iterator, or a
+        new one from the checkpoint (at start, and after a batch that was not handled to its end)."""
         arn, shard = self._shard()
-        if self.checkpoint.value is None:
-            args = {"ShardIteratorType": "TRIM_HORIZON"}
-        else:
-            args = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.checkpoint.value}
-        iterator = self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **args)["ShardIterator"]
-        return self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)["Records"]
+        if self.iterator is None:
+            if self.checkpoint.value is None:
+                args = {"ShardIteratorType": "TRIM_HORIZON"}
+            else:
+                args = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.checkpoint.value}
+            self.iterator = self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **args)["ShardIterator"]
+        answer = self.streams.get_records(ShardIterator=self.iterator, Limit=self.batch_size)
+        self.iterator = answer.get("NextShardIterator")
+        return answer["Records"]
 
     def poll_once(self):
         """Fetch one batch and hand it over until every record is handled or given up; records handled."""
-        records = self.fetch()
+        try:
+            records = self.fetch()
+        except Exception:
+            self.iterator = None  # the engine restarted, say: start again from the checkpoint
+            raise
         if records:
-            self.deliver([lambda_stream_record(r, self.stream_arn) for r in records])
+            batch = [lambda_stream_record(r, self.stream_arn) for r in records]
+            self.deliver(batch)
+            if self.checkpoint.value != batch[-1]["dynamodb"]["SequenceNumber"]:
+                self.iterator = None
         return len(records)
 
     def deliver(self, batch):

@@ -72,6 +72,12 @@ Hot spot 6, a cost per ConditionExpression (moto/dynamodb/comparisons.py,
     empty lists nothing appends to); names and values are still applied on every parse. Expressions
     that fail to lex raise as before, uncached.
 
+Hot spot 7, memory that grows with every stream read (moto/dynamodbstreams/models.py,
+    ``ShardIterator.get``): each GetRecords (and GetShardIterator) stores a new shard iterator in the
+    backend's ``shard_iterators`` and none is ever dropped; a poller reading the stream 4 times a second
+    adds ~350,000 a day. Fix: keep the most recent ``SHARD_ITERATORS_KEPT`` (DynamoDB's own iterators
+    expire after 15 minutes; an iterator that old is refused as moto refuses an unknown one).
+
 Usage::
 
     import moto_speedups
@@ -141,6 +147,38 @@ def apply():
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     _patch(ConditionExpressionParser, "_lex_condition_expression", _lexed_condition_expression)
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    _patch(DynamoDBStreamsBackend, "get_records", _get_records_keeping_recent_iterators)
+    _patch(DynamoDBStreamsBackend, "get_shard_iterator", _get_shard_iterator_keeping_recent_iterators)
+
+
+SHARD_ITERATORS_KEPT = 1000
+
+
+def _forget_old_iterators(backend):
+    iterators = backend.shard_iterators
+    while len(iterators) > SHARD_ITERATORS_KEPT:
+        del iterators[next(iter(iterators))]  # dicts keep insertion order: the oldest first
+
+
+def _get_records_keeping_recent_iterators(self, iterator_arn, limit):
+    """Hot spot 7: moto's get_records, then only the most recent iterators are kept."""
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    try:
+        return _original(DynamoDBStreamsBackend, "get_records")(self, iterator_arn, limit)
+    finally:
+        _forget_old_iterators(self)
+
+
+def _get_shard_iterator_keeping_recent_iterators(self, *args, **kwargs):
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    try:
+        return _original(DynamoDBStreamsBackend, "get_shard_iterator")(self, *args, **kwargs)
+    finally:
+        _forget_old_iterators(self)
 
 
 @functools.lru_cache(maxsize=1024)
