@@ -196,7 +196,7 @@ def live_stack():
         "AWS_ENDPOINT_URL_SQS": endpoint_url,  # the engine serves SQS too (webhook deliveries)
         "SWEEP_SECONDS": str(LIVE_SWEEP_SECONDS),
         "WEBHOOK_RETRY_SCHEDULE": LIVE_RETRY_SCHEDULE,
-        "EVENTS_POLL_SECONDS": "0.05",
+        "EVENTS_POLL_SECONDS": "0.1",  # the event sources poll the engine (serialised) 10 times a second
         "PYTHONUNBUFFERED": "1",
     }
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "JWT_SECRET_PARAM", "CORS_ALLOW_ORIGIN"):
