@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from conftest import LIVE_HOLD_SECONDS, ROOT
+from conftest import LIVE_HOLD_SECONDS, LIVE_RETRY_SCHEDULE, ROOT
 
 WAIT_SECONDS = 20
 
@@ -126,6 +126,36 @@ def test_a_receiver_failing_three_times_gets_the_event_once_after_retries(live_s
         assert done and done[0]["attempts"] == 4 and done[0]["last_response_code"] == 200
         ids = [h["webhook-id"] for h, _ in receiver.events()]
         assert len(ids) == 4 and len(set(ids)) == 1  # every attempt is the same message
+    finally:
+        receiver.close()
+
+
+def endpoint_status(stack, admin, hook):
+    return next(w["status"] for w in call(stack, "GET", "/webhooks/", token=admin)[1] if w["id"] == hook["id"])
+
+
+def test_a_410_answer_disables_the_endpoint(live_stack, admin):
+    receiver = Receiver(statuses=[410])
+    try:
+        hook = register(live_stack, admin, receiver, ["booking.created"])
+        call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
+        assert eventually(lambda: endpoint_status(live_stack, admin, hook) == "disabled")
+        status, deliveries = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
+        assert [(d["status"], d["attempts"], d["last_response_code"]) for d in deliveries] == [("failed", 1, 410)]
+    finally:
+        receiver.close()
+
+
+def test_a_receiver_that_keeps_failing_uses_up_the_schedule_and_the_endpoint_is_marked_failing(live_stack, admin):
+    receiver = Receiver(statuses=[500] * 50)
+    try:
+        hook = register(live_stack, admin, receiver, ["*"])
+        call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
+        assert eventually(lambda: endpoint_status(live_stack, admin, hook) == "failing")
+        status, (delivery,) = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
+        retries = len(LIVE_RETRY_SCHEDULE.split(","))
+        assert (delivery["status"], delivery["attempts"]) == ("failed", retries + 1)
+        assert len(receiver.events("webhook.test")) == retries + 1
     finally:
         receiver.close()
 
