@@ -3,8 +3,8 @@ import time
 
 from chalice import CORSConfig, Rate, Response
 
-from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, outbox, settings, waitlist, web, webhooks
-from chalicelib import sweep as sweep_service
+from chalicelib import admin, auth, bookings, box_office, catalog, docs, holds, settings, web
+from chalicelib import outbox, sweep as sweep_service, waitlist, webhooks  # events (issue 20)
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate

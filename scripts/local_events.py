@@ -22,7 +22,8 @@ DynamoDB, DynamoDB Streams and SQS on one endpoint):
   shorten it for tests).
 
 The engine serves one request at a time, so this polls with short requests (no long poll that would
-hold the engine) every ``EVENTS_POLL_SECONDS`` (0.25 s) while idle. Run by scripts/run_local.py and the tests' live stack:
+hold the engine) every ``EVENTS_POLL_SECONDS`` (0.25 s) while idle. Run by scripts/run_local.py and the
+tests' live stack:
 
     python scripts/local_events.py [--data-dir DIR] [--fresh] [--parent-pid P]
 

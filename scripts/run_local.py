@@ -147,7 +147,9 @@ def main():
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         print(f"\n  API:      http://{shown}:{port}/movies/\n  Swagger:  http://{shown}:{port}/swagger/\n"
               f"  Box office: http://{shown}:{port}/box-office/\n"
-              f"  ReDoc:    http://{shown}:{port}/redoc/\n\nCtrl-C stops the API and the local DynamoDB.\n",
+              f"  ReDoc:    http://{shown}:{port}/redoc/\n"
+              "  Events:   the table's stream, webhook deliveries and the sweep (scripts/local_events.py)\n"
+              "\nCtrl-C stops the API, the event sources and the local DynamoDB.\n",
               flush=True)
         while all(p.poll() is None for p in started):
             time.sleep(0.5)

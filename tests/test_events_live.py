@@ -98,9 +98,13 @@ def test_a_booking_reaches_the_webhook_signed_as_standard_webhooks_verifies_it(l
     try:
         hook = register(live_stack, admin, receiver, ["booking.created"])
         show = live_stack.add_show(total_seats=20)
-        status, booking = call(live_stack, "POST", f"/shows/{show}/book/", {"seat_number": 5}, token(live_stack, "hooked"))
+        customer = token(live_stack, "hooked")
+        status, booking = call(live_stack, "POST", f"/shows/{show}/book/", {"seat_number": 5}, customer)
         assert status == 201
-        mine = lambda: [e for e in receiver.events("booking.created") if e[1]["data"]["id"] == booking["id"]]  # noqa: E731
+
+        def mine():
+            return [e for e in receiver.events("booking.created") if e[1]["data"]["id"] == booking["id"]]
+
         assert eventually(mine)
         headers, body = mine()[0]
         raw = next(b for h, b in receiver.requests if h["webhook-id"] == headers["webhook-id"])
