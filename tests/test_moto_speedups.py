@@ -225,7 +225,8 @@ def test_transaction_on_a_table_with_a_stream_records_its_writes_and_a_cancelled
 
     monkeypatch.setattr(Table, "__deepcopy__", refuse, raising=False)
     put(ddb, "A", "kept")
-    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": {"PK": {"S": "A"}, "SK": {"S": "new"}}}}])
+    new = {"PK": {"S": "A"}, "SK": {"S": "new"}}
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": new}}])
     with pytest.raises(ClientError):
         ddb.transact_write_items(TransactItems=[
             {"Put": {"TableName": TABLE, "Item": {"PK": {"S": "A"}, "SK": {"S": "never"}}}},
