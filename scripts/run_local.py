@@ -137,7 +137,9 @@ def main():
 
         print(f"table {storage.table_name()} at {endpoint}: {'created' if created else 'exists'}; demo data: "
               f"{len(report['created'])} created, {len(report['skipped'])} already present", flush=True)
-        started.append(_start_events(endpoint, own_endpoint=not configured))
+        events = _start_events(endpoint, own_endpoint=not configured)
+        if events is not None:
+            started.append(events)
 
         started.append(local_stack.start(
             local_stack.chalice_local_command(port, host, listen_fd=api_socket.fileno(), parent_pid=os.getpid()),
@@ -179,6 +181,10 @@ def _start_events(endpoint, own_endpoint):
     import local_events
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if not own_endpoint and not is_loopback(urllib.parse.urlparse(endpoint).hostname or ""):
+        print("make run: the event sources (stream, webhook queue, sweep) run only against a local engine; "
+              "not started", file=sys.stderr, flush=True)
+        return None
     os.environ.setdefault("AWS_ENDPOINT_URL_SQS", endpoint)
     try:
         os.environ.update(local_events.create_queues(os.environ["AWS_ENDPOINT_URL_SQS"]))
