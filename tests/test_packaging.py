@@ -621,6 +621,22 @@ def test_the_stream_mapping_bisects_retries_a_bounded_number_of_times_and_sends_
         assert _actions(event_policy("TableChanges"), "sqs") == {"SendMessage"}
 
 
+def test_the_stream_mapping_passes_only_the_item_types_events_are_made_of(templates):
+    from chalicelib.domain import events
+
+    kinds = {"booking", "hold", "show", "waitlist"}
+    for template in templates.values():
+        (event,) = template["Resources"]["TableChanges"]["Properties"]["Events"].values()
+        patterns = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
+        assert set(patterns[0]["dynamodb"]["NewImage"]["type"]["S"]) == kinds
+        assert patterns[1] == {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"type": {"S": ["show"]}}}}
+    # every other item type is no event, whatever happens to it
+    for kind in ("seat", "webhook_delivery", "webhook", "user", "idempotency", None):
+        for name in ("INSERT", "MODIFY", "REMOVE"):
+            item = {"type": kind, "status": "cancelled"}
+            assert events.event_type(name, item, {**item, "checked_in_at": "t"}) is None
+
+
 def test_deliveries_are_fed_by_their_queue_with_partial_batch_answers_and_a_dead_letter_queue(templates):
     for template in templates.values():
         (event,) = template["Resources"]["WebhookDeliveries"]["Properties"]["Events"].values()
