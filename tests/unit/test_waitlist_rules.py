@@ -1,4 +1,6 @@
 """domain.waitlist: first come, first served among the parties that fit; one that does not fit keeps its place."""
+from hypothesis import given, strategies as st
+
 from chalicelib.domain import layout, picking, waitlist
 
 PLAN = layout.plan_of_show({"total_seats": 10})  # one row of 10 standard seats
@@ -38,3 +40,25 @@ def test_an_offer_is_accepted_declined_or_lapsed_with_its_hold():
     assert waitlist.settled_by("hold.released") == "declined"
     assert waitlist.settled_by("hold.expired") == "lapsed"
     assert waitlist.settled_by("booking.created") is None
+
+
+ROW_PLAN = layout.plan_of_show({"total_seats": 30})  # three rows of 10
+
+
+@given(busy=st.sets(st.integers(1, 30)), quantities=st.lists(st.integers(1, 5), min_size=1, max_size=8))
+def test_offers_are_disjoint_free_seats_in_joining_order_and_no_waiting_party_that_fits_is_passed_over(busy,
+                                                                                                     quantities):
+    entries = [entry(f"{n:02d}", q) for n, q in enumerate(quantities)]
+    offers = waitlist.plan_offers(entries, ROW_PLAN, busy, picking.best_block)
+    offered = [seat for _, seats in offers for seat in seats]
+    assert len(offered) == len(set(offered)) and not set(offered) & busy
+    assert [e["id"] for e, _ in offers] == sorted(e["id"] for e, _ in offers)
+    for e, seats in offers:
+        assert len(seats) == e["quantity"]
+    # an entry left out did not fit in what was still free when its turn came
+    taken, seats_of = set(busy), {e["id"]: seats for e, seats in offers}
+    for e in entries:
+        if e["id"] in seats_of:
+            taken |= set(seats_of[e["id"]])
+        else:
+            assert picking.best_block(ROW_PLAN, taken, e["quantity"]) is None
