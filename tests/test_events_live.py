@@ -86,101 +86,95 @@ def admin(live_stack):
     return call(live_stack, "POST", "/login", {"username": "hookadmin", "password": "hook-admin-pw"})[1]["access"]
 
 
-def register(stack, admin, receiver, events):
-    status, created = call(stack, "POST", "/webhooks/", {"url": receiver.url, "events": events,
-                                                        "description": "test receiver"}, admin)
-    assert status == 201, created
-    return created
+@pytest.fixture
+def webhook(live_stack, admin, webhook):
+    """``webhook(events, statuses=())`` -> (a receiver, its registered endpoint); both removed after the
+    test, so that later tests' bookings on the shared stack are not delivered to a closed receiver."""
+    made = []
 
+    def make(events, statuses=()):
+        receiver = Receiver(statuses)
+        status, created = call(live_stack, "POST", "/webhooks/", {"url": receiver.url, "events": events,
+                                                                 "description": "test receiver"}, admin)
+        assert status == 201, created
+        made.append((receiver, created))
+        return receiver, created
 
-def test_a_booking_reaches_the_webhook_signed_as_standard_webhooks_verifies_it(live_stack, admin):
-    receiver = Receiver()
-    try:
-        hook = register(live_stack, admin, receiver, ["booking.created"])
-        show = live_stack.add_show(total_seats=20)
-        customer = token(live_stack, "hooked")
-        status, booking = call(live_stack, "POST", f"/shows/{show}/book/", {"seat_number": 5}, customer)
-        assert status == 201
-
-        def mine():
-            return [e for e in receiver.events("booking.created") if e[1]["data"]["id"] == booking["id"]]
-
-        assert eventually(mine)
-        headers, body = mine()[0]
-        raw = next(b for h, b in receiver.requests if h["webhook-id"] == headers["webhook-id"])
-        verified = Webhook(hook["secret"]).verify(raw, {k.lower(): v for k, v in headers.items()})
-        assert verified["data"]["seat_number"] == 5 and verified["type"] == "booking.created"
-        assert set(verified) == {"type", "timestamp", "data"}
-    finally:
+    yield make
+    for receiver, created in made:
+        call(live_stack, "DELETE", f"/webhooks/{created['id']}/", token=admin)  # 404 if the test deleted it
         receiver.close()
 
 
-def test_a_receiver_failing_three_times_gets_the_event_once_after_retries(live_stack, admin):
-    receiver = Receiver(statuses=[500, 503, 502])
-    try:
-        hook = register(live_stack, admin, receiver, ["booking.created"])
-        show = live_stack.add_show(total_seats=20)
-        call(live_stack, "POST", f"/shows/{show}/book/", {"seat_number": 2}, token(live_stack, "retried"))
+def test_a_booking_reaches_the_webhook_signed_as_standard_webhooks_verifies_it(live_stack, admin, webhook):
+    receiver, hook = webhook(["booking.created"])
+    show = live_stack.add_show(total_seats=20)
+    customer = token(live_stack, "hooked")
+    status, booking = call(live_stack, "POST", f"/shows/{show}/book/", {"seat_number": 5}, customer)
+    assert status == 201
 
-        def delivered():
-            status, deliveries = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
-            return [d for d in deliveries if d["status"] == "delivered"]
+    def mine():
+        return [e for e in receiver.events("booking.created") if e[1]["data"]["id"] == booking["id"]]
 
-        done = eventually(delivered)
-        assert done and done[0]["attempts"] == 4 and done[0]["last_response_code"] == 200
-        ids = [h["webhook-id"] for h, _ in receiver.events()]
-        assert len(ids) == 4 and len(set(ids)) == 1  # every attempt is the same message
-    finally:
-        receiver.close()
+    assert eventually(mine)
+    headers, body = mine()[0]
+    raw = next(b for h, b in receiver.requests if h["webhook-id"] == headers["webhook-id"])
+    verified = Webhook(hook["secret"]).verify(raw, {k.lower(): v for k, v in headers.items()})
+    assert verified["data"]["seat_number"] == 5 and verified["type"] == "booking.created"
+    assert set(verified) == {"type", "timestamp", "data"}
+
+
+def test_a_receiver_failing_three_times_gets_the_event_once_after_retries(live_stack, admin, webhook):
+    receiver, hook = webhook(["booking.created"], statuses=[500, 503, 502])
+    show = live_stack.add_show(total_seats=20)
+    call(live_stack, "POST", f"/shows/{show}/book/", {"seat_number": 2}, token(live_stack, "retried"))
+
+    def delivered():
+        status, deliveries = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
+        return [d for d in deliveries if d["status"] == "delivered"]
+
+    done = eventually(delivered)
+    assert done and done[0]["attempts"] == 4 and done[0]["last_response_code"] == 200
+    ids = [h["webhook-id"] for h, _ in receiver.events()]
+    assert len(ids) == 4 and len(set(ids)) == 1  # every attempt is the same message
 
 
 def endpoint_status(stack, admin, hook):
     return next(w["status"] for w in call(stack, "GET", "/webhooks/", token=admin)[1] if w["id"] == hook["id"])
 
 
-def test_a_410_answer_disables_the_endpoint(live_stack, admin):
-    receiver = Receiver(statuses=[410])
-    try:
-        hook = register(live_stack, admin, receiver, ["booking.created"])
-        call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
-        assert eventually(lambda: endpoint_status(live_stack, admin, hook) == "disabled")
-        status, deliveries = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
-        assert [(d["status"], d["attempts"], d["last_response_code"]) for d in deliveries] == [("failed", 1, 410)]
-    finally:
-        receiver.close()
+def test_a_410_answer_disables_the_endpoint(live_stack, admin, webhook):
+    receiver, hook = webhook(["booking.created"], statuses=[410])
+    call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
+    assert eventually(lambda: endpoint_status(live_stack, admin, hook) == "disabled")
+    status, deliveries = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
+    assert [(d["status"], d["attempts"], d["last_response_code"]) for d in deliveries] == [("failed", 1, 410)]
 
 
-def test_a_receiver_that_keeps_failing_uses_up_the_schedule_and_the_endpoint_is_marked_failing(live_stack, admin):
-    receiver = Receiver(statuses=[500] * 50)
-    try:
-        hook = register(live_stack, admin, receiver, ["*"])
-        call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
-        assert eventually(lambda: endpoint_status(live_stack, admin, hook) == "failing")
-        status, (delivery,) = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
-        retries = len(LIVE_RETRY_SCHEDULE.split(","))
-        assert (delivery["status"], delivery["attempts"]) == ("failed", retries + 1)
-        assert len(receiver.events("webhook.test")) == retries + 1
-    finally:
-        receiver.close()
+def test_a_receiver_that_keeps_failing_uses_up_the_schedule_and_the_endpoint_is_marked_failing(
+        live_stack, admin, webhook):
+    receiver, hook = webhook(["*"], statuses=[500] * 50)
+    call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
+    assert eventually(lambda: endpoint_status(live_stack, admin, hook) == "failing")
+    status, (delivery,) = call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)
+    retries = len(LIVE_RETRY_SCHEDULE.split(","))
+    assert (delivery["status"], delivery["attempts"]) == ("failed", retries + 1)
+    assert len(receiver.events("webhook.test")) == retries + 1
 
 
-def test_webhook_admin_lists_tests_and_deletes_an_endpoint(live_stack, admin):
-    receiver = Receiver()
-    try:
-        hook = register(live_stack, admin, receiver, ["*"])
-        assert hook["secret"].startswith("whsec_")
-        status, listed = call(live_stack, "GET", "/webhooks/", token=admin)
-        assert status == 200 and hook["id"] in [w["id"] for w in listed] and "secret" not in listed[0]
-        status, delivery = call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
-        assert status == 202 and delivery["event_type"] == "webhook.test"
-        assert eventually(lambda: receiver.events("webhook.test"))
-        status, _ = call(live_stack, "POST", f"/webhooks/{hook['id']}/deliveries/{delivery['id']}/retry/",
-                         token=admin)
-        assert status == 202 and eventually(lambda: len(receiver.events("webhook.test")) == 2)
-        assert call(live_stack, "DELETE", f"/webhooks/{hook['id']}/", token=admin)[0] == 204
-        assert call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)[0] == 404
-    finally:
-        receiver.close()
+def test_webhook_admin_lists_tests_and_deletes_an_endpoint(live_stack, admin, webhook):
+    receiver, hook = webhook(["*"])
+    assert hook["secret"].startswith("whsec_")
+    status, listed = call(live_stack, "GET", "/webhooks/", token=admin)
+    assert status == 200 and hook["id"] in [w["id"] for w in listed] and "secret" not in listed[0]
+    status, delivery = call(live_stack, "POST", f"/webhooks/{hook['id']}/test/", token=admin)
+    assert status == 202 and delivery["event_type"] == "webhook.test"
+    assert eventually(lambda: receiver.events("webhook.test"))
+    status, _ = call(live_stack, "POST", f"/webhooks/{hook['id']}/deliveries/{delivery['id']}/retry/",
+                     token=admin)
+    assert status == 202 and eventually(lambda: len(receiver.events("webhook.test")) == 2)
+    assert call(live_stack, "DELETE", f"/webhooks/{hook['id']}/", token=admin)[0] == 204
+    assert call(live_stack, "GET", f"/webhooks/{hook['id']}/deliveries/", token=admin)[0] == 404
 
 
 def test_a_customer_cannot_use_the_webhook_admin_api(live_stack):
