@@ -87,7 +87,7 @@ def admin(live_stack):
 
 
 @pytest.fixture
-def webhook(live_stack, admin, webhook):
+def webhook(live_stack, admin):
     """``webhook(events, statuses=())`` -> (a receiver, its registered endpoint); both removed after the
     test, so that later tests' bookings on the shared stack are not delivered to a closed receiver."""
     made = []
