@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 PORT   ?= 8000
 STAGE  ?= dev
 
-.PHONY: install checkov-install run test bench bench-seatmap bench-yield bench-checkin bench-scale bench-throughput soak package clean assets reset-data
+.PHONY: install checkov-install run test bench bench-seatmap bench-yield bench-checkin bench-scale bench-throughput bench-events soak package clean assets reset-data
 
 install: $(STAMP)
 
@@ -105,3 +105,8 @@ reset-data:
 		echo "$(LOCAL_DATA_DIR) is in use by a running make run; stop it first" >&2; exit 2; fi
 	rm -rf "$(LOCAL_DATA_DIR)"
 	@echo "$(LOCAL_DATA_DIR) removed: the next make run starts from empty"
+
+# --- events (issue 20): commit -> webhook latency against make run's stack; see docs/benchmarks.md ---
+# `make bench-events BENCH_EVENTS_ARGS="--bookings 100 --poll 0.25"` (settings: bench/event_latency.py).
+bench-events: install
+	$(BIN)/python bench/event_latency.py $(BENCH_EVENTS_ARGS)

@@ -1,9 +1,10 @@
 """The movie-booking REST API: routes only. Each translates HTTP to a call into chalicelib and back."""
 import time
 
-from chalice import CORSConfig, Response
+from chalice import CORSConfig, Rate, Response
 
 from chalicelib import admin, auth, bookings, box_office, catalog, checkin, docs, door, holds, settings, tickets, web
+from chalicelib import outbox, sweep as sweep_service, waitlist, webhooks  # events (issue 20)
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
 from chalicelib.validation import validate
@@ -371,3 +372,92 @@ def door_page():
 @handles_errors
 def door_asset(asset):
     return door.asset_response(asset)
+# --- events (issue 20): the table's stream, webhook deliveries, the sweep, webhooks admin, waitlist ----
+# Deployed, the stream and queue ARNs come from infra/template.yaml (which overrides these placeholders,
+# adds bisect-on-error, the retry limit and the on-failure queue); locally scripts/local_events.py
+# calls these handlers as the event source mappings and the schedule would.
+
+STREAM_ARN_PLACEHOLDER = "arn:aws:dynamodb:us-east-1:123456789012:table/movie-booking/stream/set-by-infra-template"
+QUEUE_ARN_PLACEHOLDER = "arn:aws:sqs:us-east-1:123456789012:set-by-infra-template"
+
+
+@app.on_dynamodb_record(stream_arn=STREAM_ARN_PLACEHOLDER, batch_size=100, starting_position="TRIM_HORIZON")
+def table_changes(event):
+    return outbox.handle_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue_arn=QUEUE_ARN_PLACEHOLDER, batch_size=1)
+def webhook_deliveries(event):
+    return web.queue_batch(event.to_dict()["Records"], webhooks.deliver)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep(event):
+    return sweep_service.run()
+
+
+@app.route("/webhooks", methods=["POST"])
+@handles_errors
+@admin_only
+def create_webhook():
+    return web.outcome_response(webhooks.create(web.json_body(app.current_request)))
+
+
+@app.route("/webhooks", methods=["GET"])
+@handles_errors
+@admin_only
+def list_webhooks():
+    limit, cursor = _limit_and_cursor()
+    items, next_cursor = webhooks.list_endpoints(limit, cursor)
+    return web.paged(app.current_request, items, next_cursor, limit)
+
+
+@app.route("/webhooks/{webhook_id}", methods=["DELETE"])
+@handles_errors
+@admin_only
+def delete_webhook(webhook_id):
+    webhooks.delete(webhook_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/webhooks/{webhook_id}/test", methods=["POST"])
+@handles_errors
+@admin_only
+def test_webhook(webhook_id):
+    return Response(body=webhooks.send_test(webhook_id), status_code=202)
+
+
+@app.route("/webhooks/{webhook_id}/deliveries", methods=["GET"])
+@handles_errors
+@admin_only
+def webhook_delivery_list(webhook_id):
+    limit, cursor = _limit_and_cursor()
+    items, next_cursor = webhooks.deliveries(webhook_id, limit, cursor)
+    return web.paged(app.current_request, items, next_cursor, limit)
+
+
+@app.route("/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", methods=["POST"])
+@handles_errors
+@admin_only
+def retry_webhook_delivery(webhook_id, delivery_id):
+    return Response(body=webhooks.retry(webhook_id, delivery_id), status_code=202)
+
+
+@app.route("/shows/{show_id}/waitlist", methods=["POST"])
+@handles_errors
+def join_waitlist(show_id):
+    caller = _caller()
+    return web.outcome_response(waitlist.join(caller, web.path_id(show_id, "show"), web.json_body(app.current_request)))
+
+
+@app.route("/shows/{show_id}/waitlist", methods=["DELETE"])
+@handles_errors
+def leave_waitlist(show_id):
+    waitlist.leave(_caller(), web.path_id(show_id, "show"))
+    return Response(body="", status_code=204)
+
+
+@app.route("/my-waitlist", methods=["GET"])
+@handles_errors
+def my_waitlist():
+    return waitlist.my_entries(_caller())

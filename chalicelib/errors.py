@@ -181,3 +181,9 @@ class TooEarly(Conflict):
     """The doors of the ticket's show are not open yet (``doors_open_at``)."""
 
     code = "TooEarly"
+# --- the waitlist (issue 20) -------------------------------------------------------------------------
+
+class SeatsAvailable(Conflict):
+    """A waitlist is for shows where best-available finds no block of that size: hold seats instead."""
+
+    code = "SeatsAvailable"

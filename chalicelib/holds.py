@@ -257,3 +257,12 @@ def release(caller: str, hold_id: str) -> dict:
         log.error("seat locks of live hold %s are missing or foreign; not released", hold_id)
         raise ServiceUnavailable("The hold could not be released; retry shortly.")
     raise ServiceUnavailable("The hold is in heavy demand; retry shortly.", retry_after=1)
+
+
+# --- offers to the waitlist (issue 20) ------------------------------------------------------------
+
+def hold_for(caller: str, show_id: int, seats: list) -> dict:
+    """Hold ``seats`` for ``caller`` as a hold request of theirs would (caps, single-seat rule,
+    HOLD_SECONDS): the waitlist's offer. Raises as a hold request would when it cannot be made."""
+    seats = sorted(seats)
+    return _hold(caller, show_id, seats, None, idempotency.fingerprint("offer", show_id, seats)).body

@@ -147,3 +147,44 @@ def revoked_family_key(family: str) -> dict:
 
 def counter_key(name: str) -> dict:
     return {"PK": "COUNTER", "SK": name}
+
+
+# --- events (issue 20): webhooks, their deliveries, expiring holds, waitlists ----------------------
+WEBHOOKS_PK, WEBHOOK_PREFIX, DELIVERY_PREFIX = "WEBHOOKS", "WEBHOOK#", "DELIVERY#"
+PENDING_DELIVERIES_GSI = "DELIVERIES#PENDING"  # sparse GSI1 partition: deliveries waiting for an attempt
+HELD_HOLDS_GSI = "HOLDS#HELD"  # sparse GSI1 partition: holds still held, by expiry, for the sweep
+WAITLIST_PREFIX, WAITLIST_ENTRY_PREFIX = "WAITLIST#", "ENTRY#"
+
+
+def webhook_key(webhook_id: str) -> dict:
+    """Every webhook endpoint in one small partition: listing them is one Query."""
+    return {"PK": WEBHOOKS_PK, "SK": f"{WEBHOOK_PREFIX}{webhook_id}"}
+
+
+def delivery_key(webhook_id: str, delivery_id: str) -> dict:
+    """A delivery of one event to one endpoint, in the endpoint's partition (newest last by id)."""
+    return {"PK": f"{WEBHOOK_PREFIX}{webhook_id}", "SK": f"{DELIVERY_PREFIX}{delivery_id}"}
+
+
+def deliveries_pk(webhook_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}{webhook_id}"
+
+
+def time_sort(epoch: float, suffix: str) -> str:
+    """A GSI1SK that sorts by time (epoch seconds with milliseconds, zero-padded), then ``suffix``."""
+    return f"{epoch:017.3f}#{suffix}"
+
+
+def waitlist_pk(show_id: int) -> str:
+    """A show's waitlist: one item per waiting customer, read whole (first come, first served)."""
+    return f"{WAITLIST_PREFIX}{_pad(show_id)}"
+
+
+def waitlist_key(show_id: int, username_key: str) -> dict:
+    """One entry per customer and show: joining twice is the same entry."""
+    return {"PK": waitlist_pk(show_id), "SK": f"{WAITLIST_ENTRY_PREFIX}{username_key}"}
+
+
+def waitlists_of_user_gsi(username_key: str) -> str:
+    """GSI1 partition of a customer's waitlist entries (GET /my-waitlist/)."""
+    return f"WAITLISTS#{username_key}"

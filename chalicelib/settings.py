@@ -63,6 +63,11 @@ class Settings:
     ticket_signing_key_param: str
     checkin_opens_minutes: int
     local_data_dir: str
+    # events (issue 20): webhooks and the waitlist
+    webhook_queue_url: str
+    webhook_retry_schedule: str
+    webhook_timeout_seconds: float
+    webhook_redrive_after_seconds: float
 
     @property
     def is_local(self):
@@ -102,6 +107,10 @@ class Settings:
             ticket_signing_key_param=env("TICKET_SIGNING_KEY_PARAM", ""),
             checkin_opens_minutes=_int("CHECKIN_OPENS_MINUTES", 60),
             local_data_dir=env("LOCAL_DATA_DIR", "") or ".local-data",
+            webhook_queue_url=env("WEBHOOK_QUEUE_URL", ""),
+            webhook_retry_schedule=env("WEBHOOK_RETRY_SCHEDULE", ""),
+            webhook_timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 10),
+            webhook_redrive_after_seconds=_float("WEBHOOK_REDRIVE_AFTER_SECONDS", 900),
         )
 
 

@@ -414,7 +414,12 @@ def table_definition(name: str) -> dict:
             ],
             "Projection": {"ProjectionType": "ALL"},
         }],
+        # The outbox (chalicelib/outbox.py): every item change, before and after, for the events.
+        "StreamSpecification": STREAM_SPECIFICATION,
     }
+
+
+STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def create_table(name: str = None) -> bool:
@@ -424,6 +429,9 @@ def create_table(name: str = None) -> bool:
     try:
         ddb.create_table(**table_definition(name))
     except ddb.exceptions.ResourceInUseException:
+        # A table made before the outbox existed (a developer's .local-data) gets its stream.
+        if not ddb.describe_table(TableName=name)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+            ddb.update_table(TableName=name, StreamSpecification=STREAM_SPECIFICATION)
         return False
     ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     ddb.update_time_to_live(

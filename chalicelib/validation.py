@@ -159,6 +159,30 @@ _SCHEMAS = {
     "best_available": BEST_AVAILABLE,
 }
 
+# --- events (issue 20): webhook endpoints and waitlist entries -------------------------------------
+from chalicelib.domain import events as _events  # noqa: E402
+
+WEBHOOK = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string", "minLength": 1, "maxLength": 2048},
+        "events": {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True,
+                   "items": {"type": "string", "enum": ["*", *_events.EVENT_TYPES]},
+                   "description": f"a list of event types (any of {', '.join(_events.EVENT_TYPES)}, or *)"},
+        "description": {"type": "string", "maxLength": 200},
+    },
+    "required": ["url", "events"],
+}
+WAITLIST = {
+    "type": "object",
+    "properties": {
+        "quantity": BEST_AVAILABLE["properties"]["quantity"],
+        "category": BEST_AVAILABLE["properties"]["category"],
+    },
+    "required": ["quantity"],
+}
+_SCHEMAS.update(webhook=WEBHOOK, waitlist=WAITLIST)
+
 
 def validate(schema_id, body):
     """Check ``body`` against a named schema; the message names the offending field and its rule."""

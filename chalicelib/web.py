@@ -265,3 +265,18 @@ def log_request(request, response, started):
         "request_id": request_id(request),
         "user": (context.get("authorizer") or {}).get("principalId"),
     }, separators=(",", ":")))
+
+
+# --- events (issue 20): queue messages in, partial-batch answer out ----------------------------------
+
+def queue_batch(records: list, handle) -> dict:
+    """An SQS batch (Lambda's event records): ``handle`` each message's JSON body; the answer names the
+    messages that raised (``batchItemFailures``), which the queue shows again after its visibility timeout."""
+    failures = []
+    for record in records:
+        try:
+            handle(json.loads(record["body"]))
+        except Exception:  # noqa: BLE001 - this message is retried by the queue, the others are done
+            logging.getLogger(__name__).exception("queue message %s failed", record.get("messageId"))
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}

@@ -6,6 +6,15 @@ The data folder holds ``journal.jsonl``, one JSON object per line:
   ``READ_OPERATIONS``) and that moto answered with 200, as it came in: target, the headers moto uses to
   pick the account and region (the Authorization header cut before its signature), and the body.
 - ``{"items": {...}}``: items of one table, written by compaction.
+- ``{"stream": {...}}``: stream records of one table's stream, written by compaction (see below).
+
+Tables with a stream (DynamoDB Streams): the records a write adds to moto's stream are kept in the
+same line as the request (``"stream": [...]``, one ``write(2)``: a journaled write never lacks its
+records, or the reverse), with their sequence numbers and eventIDs. Replay adds no stream record of its
+own (moto's ``StreamShard.add`` is muted while the journal is replayed: putting items back is not a
+change), then gives each stream exactly the records it had, so a reader that checkpointed a sequence
+number continues after it and sees every record it had not read, once. Compaction keeps the records of
+the last ``STREAM_RETENTION_SECONDS`` (24 h, as DynamoDB Streams does) and trims older ones.
 
 Each request is appended with a single ``write(2)`` before its response is sent, so killing the endpoint
 (even with SIGKILL) loses no write that was answered. Only the machine going down can lose more: the
@@ -27,7 +36,8 @@ import json
 import os
 import threading
 
-__all__ = ["Journal", "JournalError", "READ_OPERATIONS", "FSYNC_SECONDS", "is_write", "read_body"]
+__all__ = ["Journal", "JournalError", "READ_OPERATIONS", "FSYNC_SECONDS", "STREAM_RETENTION_SECONDS", "is_write",
+           "read_body"]
 
 JOURNAL_FILE = "journal.jsonl"
 LOCK_FILE = "lock"
@@ -35,6 +45,7 @@ FSYNC_SECONDS = 1.0
 COMPACT_AFTER_WRITES = 50_000
 TARGET_PREFIX = "DynamoDB_20120810."
 ITEMS_PER_LINE = 500
+STREAM_RETENTION_SECONDS = 24 * 3600
 # Operations that never change data: not journaled.
 READ_OPERATIONS = frozenset({
     "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable", "ListTables",
@@ -92,6 +103,8 @@ class Journal:
         self._sync_lock = threading.Lock()
         self._stop = threading.Event()
         self._syncer = None
+        self._pending_records = []  # stream records the current request added: (shard, record)
+        self._capture = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -115,6 +128,7 @@ class Journal:
         if fresh and os.path.exists(self.path):
             os.remove(self.path)
         summary = self._replay(wsgi_app)
+        self._capture = _StreamCapture(self._pending_records)
         self.compact()
         self._syncer = threading.Thread(target=self._sync_every_second, name="journal-fsync", daemon=True)
         self._syncer.start()
@@ -130,15 +144,25 @@ class Journal:
         self.compact()
         os.close(self._fd)
         self._fd = None
+        if self._capture is not None:
+            self._capture.remove()
+            self._capture = None
         os.close(self._lock_fd)
         self._lock_fd = None
 
     # --- writing -----------------------------------------------------------------------------
 
+    def begin_request(self):
+        """Called inside the endpoint's lock before each request: forget records of an earlier one."""
+        self._pending_records.clear()
+
     def append_request(self, target, environ, body):
-        """Record a request moto answered with 200 (called inside the endpoint's lock)."""
+        """Record a request moto answered with 200, with the stream records it added (inside the lock)."""
         record = {"request": {"target": target, "headers": routing_headers(environ),
                               "body": body.decode("utf-8")}}
+        if self._pending_records:
+            record["stream"] = [_stream_entry(shard, added) for shard, added in self._pending_records]
+            self._pending_records.clear()
         self._append(record)
         if operation_of(target) in ITEM_OPERATIONS:
             self.writes_since_compaction += 1
@@ -174,6 +198,8 @@ class Journal:
                 out.write((json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8"))
             for record in _item_records():
                 out.write((json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8"))
+            for record in _stream_records():
+                out.write((json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8"))
             out.flush()
             os.fsync(out.fileno())
         with self._sync_lock:
@@ -198,21 +224,29 @@ class Journal:
         lines = data.split(b"\n")
         torn = lines.pop()  # bytes after the last newline: a line a crash cut short (usually b"")
         requests = items = refused = 0
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = json.loads(line)
-                if "request" in record:
-                    if not _replay_request(wsgi_app, record["request"]):
-                        refused += 1
-                    requests += 1
-                    if operation_of(record["request"]["target"]) not in ITEM_OPERATIONS:
-                        self.table_requests.append(record)
-                else:
-                    items += _load_items(record["items"])
-            except Exception as exc:  # noqa: BLE001 - any damage: one clear line, not a traceback
-                raise JournalError(f"{self.path} line {number} is damaged ({exc}); move the folder away, "
-                                   f"or start from empty (make run FRESH=1)") from None
-        return {"requests": requests, "items": items, "refused": refused, "torn_bytes": len(torn)}
+        streams = _StreamsReplay()
+        with streams.muted():
+            for number, line in enumerate(lines, start=1):
+                try:
+                    record = json.loads(line)
+                    if "request" in record:
+                        if not _replay_request(wsgi_app, record["request"]):
+                            refused += 1
+                        requests += 1
+                        if operation_of(record["request"]["target"]) not in ITEM_OPERATIONS:
+                            self.table_requests.append(record)
+                        for entry in record.get("stream", ()):
+                            streams.add(entry)
+                    elif "stream" in record:
+                        streams.load(record["stream"])
+                    else:
+                        items += _load_items(record["items"])
+                except Exception as exc:  # noqa: BLE001 - any damage: one clear line, not a traceback
+                    raise JournalError(f"{self.path} line {number} is damaged ({exc}); move the folder away, "
+                                       f"or start from empty (make run FRESH=1)") from None
+        streams.apply()
+        return {"requests": requests, "items": items, "refused": refused, "torn_bytes": len(torn),
+                "stream_records": streams.count}
 
 
 def _replay_request(wsgi_app, request):
@@ -292,6 +326,161 @@ def _value_from_text(value):
     if kind == "BS64":
         return {"BS": [base64.b64decode(v) for v in inner]}
     return value
+
+
+# --- streams -------------------------------------------------------------------------------------
+
+def _shard_class():
+    from moto.dynamodb.models.table import StreamShard
+
+    return StreamShard
+
+
+class _StreamCapture:
+    """While installed, every record moto's ``StreamShard.add`` appends is also listed in ``pending``."""
+
+    def __init__(self, pending):
+        shard_class = _shard_class()
+        self.original = vars(shard_class)["add"]
+        original = self.original
+
+        def add(shard, old, new):
+            before = len(shard.items)
+            original(shard, old, new)
+            pending.extend((shard, added) for added in shard.items[before:])
+
+        shard_class.add = add
+
+    def remove(self):
+        _shard_class().add = self.original
+
+
+def _table_identity(table):
+    return {"account": table.account_id, "region": table.region_name, "table": table.name}
+
+
+def _stream_entry(shard, added):
+    return {**_table_identity(shard.table), "record": _record_to_text(added.record)}
+
+
+def _record_to_text(record):
+    stream = dict(record["dynamodb"])
+    created = stream.get("ApproximateCreationDateTime")
+    if created is not None and not isinstance(created, (int, float, str)):
+        stream["ApproximateCreationDateTime"] = created.isoformat()
+    for images in ("Keys", "NewImage", "OldImage"):
+        if images in stream:
+            stream[images] = _to_text(stream[images])
+    return {**record, "dynamodb": stream}
+
+
+def _record_from_text(record):
+    import datetime as dt
+
+    stream = dict(record["dynamodb"])
+    if isinstance(stream.get("ApproximateCreationDateTime"), str):
+        stream["ApproximateCreationDateTime"] = dt.datetime.fromisoformat(stream["ApproximateCreationDateTime"])
+    for images in ("Keys", "NewImage", "OldImage"):
+        if images in stream:
+            stream[images] = _from_text(stream[images])
+    return {**record, "dynamodb": stream}
+
+
+def _created_epoch(record):
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if created is None or isinstance(created, (int, float)):
+        return created
+    if created.tzinfo is None:  # moto's utcnow(): naive UTC
+        import datetime as dt
+
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return created.timestamp()
+
+
+def _stream_records():
+    """Each stream's records of the last STREAM_RETENTION_SECONDS and its next sequence number.
+
+    Older records are trimmed from moto's shard as well (DynamoDB keeps 24 hours)."""
+    import time
+
+    from moto.dynamodb.models import dynamodb_backends
+
+    oldest = time.time() - STREAM_RETENTION_SECONDS
+    for account_id, regions in list(dynamodb_backends.items()):
+        for region, backend in list(regions.items()):
+            for table in list(backend.tables.values()):
+                shard = table.stream_shard
+                if shard is None:
+                    continue
+                following = shard.starting_sequence_number + len(shard.items)
+                trimmed = 0
+                while trimmed < len(shard.items) and (_created_epoch(shard.items[trimmed].record) or 0) < oldest:
+                    trimmed += 1
+                if trimmed:
+                    del shard.items[:trimmed]
+                    shard.starting_sequence_number += trimmed
+                records = [_record_to_text(added.record) for added in shard.items]
+                for start in range(0, max(len(records), 1), ITEMS_PER_LINE):
+                    yield {"stream": {**_table_identity(table), "next": following,
+                                      "records": records[start:start + ITEMS_PER_LINE]}}
+
+
+class _StreamsReplay:
+    """Collects each table's stream records during replay and gives them to moto's shards at the end."""
+
+    def __init__(self):
+        self.tables = {}  # (account, region, table) -> {"records": [...], "next": int or None}
+        self.count = 0
+
+    def muted(self):
+        import contextlib
+
+        shard_class = _shard_class()
+
+        @contextlib.contextmanager
+        def muting():
+            original = vars(shard_class)["add"]
+            shard_class.add = lambda shard, old, new: None  # putting items back is not a change
+            try:
+                yield
+            finally:
+                shard_class.add = original
+
+        return muting()
+
+    def _entry(self, source):
+        return self.tables.setdefault((source["account"], source["region"], source["table"]),
+                                      {"records": [], "next": None})
+
+    def load(self, stream):
+        entry = self._entry(stream)
+        entry["records"].extend(stream["records"])
+        entry["next"] = stream["next"]
+
+    def add(self, source):
+        entry = self._entry(source)
+        entry["records"].append(source["record"])
+        entry["next"] = int(source["record"]["dynamodb"]["SequenceNumber"]) + 1
+
+    def apply(self):
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.dynamodb.models.table import StreamRecord
+
+        for (account, region, name), entry in self.tables.items():
+            table = dynamodb_backends[account][region].tables.get(name)
+            if table is None or table.stream_shard is None:
+                continue
+            shard = table.stream_shard
+            shard.items = []
+            for text in entry["records"]:
+                record = StreamRecord.__new__(StreamRecord)
+                record.record = _record_from_text(text)
+                shard.items.append(record)
+            self.count += len(shard.items)
+            if shard.items:
+                shard.starting_sequence_number = int(shard.items[0].record["dynamodb"]["SequenceNumber"])
+            elif entry["next"] is not None:
+                shard.starting_sequence_number = entry["next"]
 
 
 def _fsync_dir(path):

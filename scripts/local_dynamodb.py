@@ -11,6 +11,9 @@
   without the email parser (scripts/fast_http_headers.py).
 - Durable with ``--data-dir``: scripts/dynamodb_journal.py appends every accepted write to a journal
   before answering, replays it at start, and compacts it at start and at a clean stop.
+- Also DynamoDB Streams and SQS (moto's dispatcher routes by service): the table's stream and the webhook
+  queues of the local event sources (scripts/local_events.py). Stream records are journaled with their
+  writes; SQS is in memory only (the sweep re-sends a lost delivery message).
 - ``--listen-fd N`` serves on a listening socket inherited from the parent (``make run`` binds its
   ports itself, so nothing else can take a port between a check and the bind).
 
@@ -60,6 +63,8 @@ class SerializedApp:
             return start_response(status, headers, exc_info)
 
         with self.lock:
+            if journaled:
+                self.journal.begin_request()
             result = self.app(environ, record_status)
             try:
                 payload = b"".join(result)

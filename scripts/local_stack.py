@@ -1,5 +1,5 @@
-"""The local stack's processes: the serialised DynamoDB endpoint and `chalice local`, each started in its
-own process group and stopped with everything it forked.
+"""The local stack's processes: the serialised DynamoDB endpoint, `chalice local` and the event sources
+(scripts/local_events.py), each started in its own process group and stopped with everything it forked.
 
 Shared by `make run` (scripts/run_local.py), the `live_stack` test fixture and the benchmarks (bench/stack.py).
 `make run` binds its ports itself (``listen``) and hands the listening sockets to the children
@@ -70,6 +70,16 @@ def chalice_local_command(port, host=HOST, listen_fd=None, parent_pid=None):
     if parent_pid:
         command += ["--parent-pid", str(parent_pid)]
     return command + ["local", "--stage", "local", "--no-autoreload", "--host", host, "--port", str(port)]
+
+
+def events_command(data_dir=None, fresh=False, parent_pid=None):
+    """scripts/local_events.py: the stream, queue and schedule event sources of the local stack."""
+    command = [sys.executable, os.path.join(HERE, "local_events.py")]
+    if data_dir:
+        command += ["--data-dir", data_dir] + (["--fresh"] if fresh else [])
+    if parent_pid:
+        command += ["--parent-pid", str(parent_pid)]
+    return command
 
 
 def start(command, env=None, log_path=None, pass_fds=()):

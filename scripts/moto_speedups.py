@@ -35,8 +35,12 @@ Hot spot 2: TransactWriteItems copies whole tables (moto/dynamodb/models/__init_
     cancellation (TransactionCanceledException, with moto's per-item reasons) and on the validation
     errors it raises from inside its loop (MockValidationException and its subclasses).
     Transactions the fast path cannot describe exactly take moto's own path unchanged: a table named
-    by ARN or missing, a table with a stream (stream records are part of what moto rolls back), an
-    entry without exactly one action, or a key that cannot be read.
+    by ARN or missing, a table whose stream feeds moto's own Lambda trigger (which empties the stream
+    as it sends), an entry without exactly one action, or a key that cannot be read.
+    A table with a stream (DynamoDB Streams): moto's rollback puts back the table's copy, and with it
+    the stream as it was; the fast path does the same by remembering how many records each stream had
+    and dropping the ones the cancelled transaction added (a cancelled transaction writes no record,
+    as in DynamoDB). tests/test_engine_differential.py compares the stream records too.
 
 Hot spot 3, a fixed cost of every request (moto/core/responses.py, ``BaseResponse.call_action``): to
     find the method for an action, moto lists the handler class's functions with ``inspect.getmembers``
@@ -67,6 +71,12 @@ Hot spot 6, a cost per ConditionExpression (moto/dynamodb/comparisons.py,
     and hand each parse a fresh deque of the same immutable tokens (namedtuples whose ``children`` are
     empty lists nothing appends to); names and values are still applied on every parse. Expressions
     that fail to lex raise as before, uncached.
+
+Hot spot 7, memory that grows with every stream read (moto/dynamodbstreams/models.py,
+    ``ShardIterator.get``): each GetRecords (and GetShardIterator) stores a new shard iterator in the
+    backend's ``shard_iterators`` and none is ever dropped; a poller reading the stream 4 times a second
+    adds ~350,000 a day. Fix: keep the most recent ``SHARD_ITERATORS_KEPT`` (DynamoDB's own iterators
+    expire after 15 minutes; an iterator that old is refused as moto refuses an unknown one).
 
 Usage::
 
@@ -137,6 +147,38 @@ def apply():
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     _patch(ConditionExpressionParser, "_lex_condition_expression", _lexed_condition_expression)
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    _patch(DynamoDBStreamsBackend, "get_records", _get_records_keeping_recent_iterators)
+    _patch(DynamoDBStreamsBackend, "get_shard_iterator", _get_shard_iterator_keeping_recent_iterators)
+
+
+SHARD_ITERATORS_KEPT = 1000
+
+
+def _forget_old_iterators(backend):
+    iterators = backend.shard_iterators
+    while len(iterators) > SHARD_ITERATORS_KEPT:
+        del iterators[next(iter(iterators))]  # dicts keep insertion order: the oldest first
+
+
+def _get_records_keeping_recent_iterators(self, iterator_arn, limit):
+    """Hot spot 7: moto's get_records, then only the most recent iterators are kept."""
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    try:
+        return _original(DynamoDBStreamsBackend, "get_records")(self, iterator_arn, limit)
+    finally:
+        _forget_old_iterators(self)
+
+
+def _get_shard_iterator_keeping_recent_iterators(self, *args, **kwargs):
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    try:
+        return _original(DynamoDBStreamsBackend, "get_shard_iterator")(self, *args, **kwargs)
+    finally:
+        _forget_old_iterators(self)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -406,7 +448,8 @@ _ACTIONS = ("ConditionCheck", "Put", "Delete", "Update")
 
 
 def _snapshot_writes(backend, transact_items):
-    """Copies of the items a transaction can write, {(table id, key): (table, key, item or None)}.
+    """Copies of the items a transaction can write, {(table id, key): (table, key, item or None)}, and
+    under ("stream", table id) the number of records of each named table's stream.
 
     None when the transaction is not one the fast path describes exactly (see the module docstring).
     """
@@ -421,8 +464,10 @@ def _snapshot_writes(backend, transact_items):
             return None
         name = op.get("TableName")
         table = backend.tables.get(name) if isinstance(name, str) else None
-        if table is None or table.stream_shard is not None:
+        if table is None or (table.stream_shard is not None and table.lambda_event_source_mappings):
             return None
+        if table.stream_shard is not None and ("stream", id(table)) not in saved:
+            saved[("stream", id(table))] = (table, table.stream_shard, len(table.stream_shard.items))
         if action == "ConditionCheck":
             continue
         attrs = op.get("Item") if action == "Put" else op.get("Key")
@@ -435,7 +480,12 @@ def _snapshot_writes(backend, transact_items):
 
 
 def _restore(saved):
-    for table, (hash_key, range_key), item in saved.values():
+    for key, value in saved.items():
+        if key[0] == "stream":
+            _, shard, length = value
+            del shard.items[length:]  # the records the cancelled transaction added
+            continue
+        table, (hash_key, range_key), item = value
         if table.range_key_attr is None:
             if item is None:
                 table.items.pop(hash_key, None)

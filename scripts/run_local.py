@@ -4,7 +4,9 @@ load the demo catalog, and serve the API with `chalice local`. Ctrl-C stops ever
 Settings (environment): PORT (8000), HOST (127.0.0.1), DYNAMODB_PORT (8001, or a free port when 8001 is
 taken and DYNAMODB_PORT is not set), LOCAL_DATA_DIR (.local-data in the checkout: where the embedded
 endpoint keeps its data), FRESH=1 (start that endpoint from empty), AWS_ENDPOINT_URL_DYNAMODB (use that
-endpoint instead of starting one), TABLE_NAME.
+endpoint instead of starting one), TABLE_NAME. The event sources (scripts/local_events.py: the table's
+stream, the webhook delivery queue, the sweep every SWEEP_SECONDS) run against the same endpoint, which
+serves SQS too (AWS_ENDPOINT_URL_SQS to use another).
 
 The ports are bound here, before anything starts, and the listening sockets are handed to the children:
 a taken port is one line and exit code 2, never a banner; and what answers on them is always our child.
@@ -107,6 +109,7 @@ def main():
         host = os.environ.get("HOST", "127.0.0.1")
         port = port_setting("PORT", 8000)
         endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        configured = bool(endpoint)
         if endpoint:
             configured_endpoint(endpoint)
         warning = exposure_warning(host, os.environ)
@@ -134,6 +137,9 @@ def main():
 
         print(f"table {storage.table_name()} at {endpoint}: {'created' if created else 'exists'}; demo data: "
               f"{len(report['created'])} created, {len(report['skipped'])} already present", flush=True)
+        events = _start_events(endpoint, own_endpoint=not configured)
+        if events is not None:
+            started.append(events)
 
         started.append(local_stack.start(
             local_stack.chalice_local_command(port, host, listen_fd=api_socket.fileno(), parent_pid=os.getpid()),
@@ -143,7 +149,9 @@ def main():
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         print(f"\n  API:      http://{shown}:{port}/movies/\n  Swagger:  http://{shown}:{port}/swagger/\n"
               f"  Box office: http://{shown}:{port}/box-office/\n"
-              f"  ReDoc:    http://{shown}:{port}/redoc/\n\nCtrl-C stops the API and the local DynamoDB.\n",
+              f"  ReDoc:    http://{shown}:{port}/redoc/\n"
+              "  Events:   the table's stream, webhook deliveries and the sweep (scripts/local_events.py)\n"
+              "\nCtrl-C stops the API, the event sources and the local DynamoDB.\n",
               flush=True)
         while all(p.poll() is None for p in started):
             time.sleep(0.5)
@@ -165,6 +173,26 @@ def main():
         local_stack.stop(started, timeout=15)  # the endpoint compacts its journal on SIGTERM
         for sock in sockets:
             sock.close()
+
+
+def _start_events(endpoint, own_endpoint):
+    """The event sources (scripts/local_events.py): SQS queues on the same endpoint (moto serves both),
+    their URLs in the environment `chalice local` and the poller inherit, then the poller itself."""
+    import local_events
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not own_endpoint and not is_loopback(urllib.parse.urlparse(endpoint).hostname or ""):
+        print("make run: the event sources (stream, webhook queue, sweep) run only against a local engine; "
+              "not started", file=sys.stderr, flush=True)
+        return None
+    os.environ.setdefault("AWS_ENDPOINT_URL_SQS", endpoint)
+    try:
+        os.environ.update(local_events.create_queues(os.environ["AWS_ENDPOINT_URL_SQS"]))
+    except (BotoCoreError, ClientError) as exc:
+        raise SettingError(f"SQS at {os.environ['AWS_ENDPOINT_URL_SQS']}: {exc}") from None
+    data_dir = (os.environ.get("LOCAL_DATA_DIR") or DEFAULT_DATA_DIR) if own_endpoint else None
+    return local_stack.start(local_stack.events_command(data_dir=data_dir, fresh=os.environ.get("FRESH") == "1",
+                                                        parent_pid=os.getpid()))
 
 
 class ChildFailed(Exception):

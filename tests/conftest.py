@@ -128,6 +128,8 @@ def bob(api, demo):
 # --- live stack (issue 3): the real local stack, over HTTP --------------------------------------
 
 LIVE_HOLD_SECONDS = 2
+LIVE_SWEEP_SECONDS = 0.5  # the sweep runs every half second (every minute when deployed)
+LIVE_RETRY_SCHEDULE = "0.2,0.2,0.2,0.2,0.2"  # webhook retries within a second
 
 
 class LiveStack:
@@ -202,6 +204,10 @@ def live_stack():
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint_url,
+        "AWS_ENDPOINT_URL_SQS": endpoint_url,  # the engine serves SQS too (webhook deliveries)
+        "SWEEP_SECONDS": str(LIVE_SWEEP_SECONDS),
+        "WEBHOOK_RETRY_SCHEDULE": LIVE_RETRY_SCHEDULE,
+        "EVENTS_POLL_SECONDS": "0.1",  # the event sources poll the engine (serialised) 10 times a second
         "PYTHONUNBUFFERED": "1",
     }
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "JWT_SECRET_PARAM", "CORS_ALLOW_ORIGIN"):
@@ -219,6 +225,10 @@ def live_stack():
                 "storage.create_table(); importer.import_catalog(demo_catalog())")
         subprocess.run([sys.executable, "-c", f"import sys; sys.path[:0] = ['.', 'scripts']; {seed}"],
                        cwd=ROOT, env=env, check=True, timeout=60)
+        import local_events
+
+        env.update(local_events.create_queues(endpoint_url))
+        start("events", local_stack.events_command())  # the stream, the delivery queue, the sweep
         api = start("chalice", local_stack.chalice_local_command(api_port))
         base_url = f"http://127.0.0.1:{api_port}"
         local_stack.wait_for_port(api_port, api, timeout=60)

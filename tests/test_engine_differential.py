@@ -7,7 +7,8 @@ sequence runs on a fresh table of the app's schema on both sides: puts, conditio
 that are cancelled (with per-item reasons and ALL_OLD items) or refused, and Queries of the table and of
 GSI1 with sort-key conditions (=, <, >=, begins_with, between), filters, limits, both directions, paged
 with ExclusiveStartKey to the end. Each answer (or error) must be identical, and so must each table's
-items afterwards; and again after the endpoint restarts from its journal.
+items afterwards, and its stream (the app's tables have one: every record's event, keys, images and
+sequence number); and again after the endpoint restarts from its journal.
 """
 import itertools
 import os
@@ -57,6 +58,8 @@ class Engine:
         local_stack.wait_until_answering(self.port, self.process, timeout=60)
         self.client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{self.port}", config=NO_RETRIES,
                                    **CREDENTIALS)
+        self.streams = boto3.client("dynamodbstreams", endpoint_url=f"http://127.0.0.1:{self.port}",
+                                    config=NO_RETRIES, **CREDENTIALS)
 
     def restart(self):
         local_stack.stop([self.process], timeout=30)
@@ -276,6 +279,28 @@ def contents(client, table):
             return sorted(found, key=lambda item: (item["PK"]["S"], item["SK"]["S"]))
 
 
+def stream_records(client, streams, table):
+    """Every record of the table's stream over DynamoDB Streams' API, as far as two engines can agree
+    (eventIDs and times are random)."""
+    arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return _comparable(streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"])
+
+
+def stock_stream_records(table):
+    """The same from stock moto's model (in process, mock_aws routes Streams requests to DynamoDB's handler)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends["123456789012"][REGION].get_table(table).stream_shard
+    return _comparable([record.to_json() for record in shard.items])
+
+
+def _comparable(records):
+    return [(r["eventName"], r["dynamodb"]["SequenceNumber"], r["dynamodb"]["Keys"], r["dynamodb"].get("OldImage"),
+             r["dynamodb"].get("NewImage")) for r in records]
+
+
 def create(client, table):
     client.create_table(**storage.table_definition(table))
     client.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True,
@@ -287,7 +312,7 @@ _tables = itertools.count()
 
 def test_engine_answers_like_stock_moto_and_keeps_what_it_answered_across_a_restart(sides):
     engine, stock = sides
-    tables = []
+    tables, streams_before = [], {}
 
     # No shrinking: a failure is reported with its whole sequence and the step that differed, at once
     # (shrinking sequences over HTTP can take minutes).
@@ -307,12 +332,15 @@ def test_engine_answers_like_stock_moto_and_keeps_what_it_answered_across_a_rest
             assert outcome(engine.client, table, operation, params) == expected, f"step {step}: {operation}"
         assert every_partition_read(engine.client, table) == every_partition_read(stock, table)
         assert contents(engine.client, table) == contents(stock, table)
+        streams_before[table] = stock_stream_records(table)
+        assert stream_records(engine.client, engine.streams, table) == streams_before[table]
 
     same_answers()
 
     engine.restart()
     for table in tables:
         assert contents(engine.client, table) == contents(stock, table), table
+        assert stream_records(engine.client, engine.streams, table) == streams_before[table], table
         described = engine.client.describe_table(TableName=table)["Table"]
         assert [i["IndexName"] for i in described["GlobalSecondaryIndexes"]] == ["GSI1"]
         assert engine.client.describe_time_to_live(TableName=table)["TimeToLiveDescription"] == {

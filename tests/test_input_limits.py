@@ -298,8 +298,9 @@ NETWORK_MODULES = {"socket", "ssl", "http.client", "urllib.request", "urllib3", 
                    "ftplib", "smtplib", "xmlrpc.client"}
 
 
-def test_app_code_opens_no_network_connections_of_its_own():
-    """The only outbound calls are boto3's, to endpoints from configuration; no route takes a URL."""
+def test_app_code_opens_no_network_connections_of_its_own_but_for_webhook_deliveries():
+    """The only outbound calls are boto3's, to endpoints from configuration, and webhook deliveries
+    (chalicelib/webhooks.py, which checks every address first: tests/unit/test_webhook_rules.py)."""
     import ast
     import glob
     import os
@@ -315,4 +316,4 @@ def test_app_code_opens_no_network_connections_of_its_own():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             found += [(os.path.basename(path), n) for n in names
                       if n in NETWORK_MODULES or n.split(".")[0] in {"requests", "httpx", "aiohttp", "urllib3"}]
-    assert found == []
+    assert {path for path, _ in found} <= {"webhooks.py"}

@@ -173,3 +173,34 @@ def test_bad_arguments_are_one_line(tmp_path):
     result = subprocess.run([sys.executable, os.path.join(local_stack.HERE, "local_dynamodb.py"), "--port", "x"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def stream(endpoint):
+    """Every record of the table's stream: (sequence number, eventID, event, sort key)."""
+    streams = boto3.client("dynamodbstreams", endpoint_url=f"http://127.0.0.1:{endpoint.port}", region_name="us-east-1",
+                           aws_access_key_id="local", aws_secret_access_key="local")
+    arn = endpoint.client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+    return [(r["dynamodb"]["SequenceNumber"], r["eventID"], r["eventName"], r["dynamodb"]["Keys"]["SK"]["S"])
+            for r in records]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_the_stream_is_kept_across_a_restart_with_its_ids_and_replay_adds_no_record(data_dir, stop):
+    first = Endpoint(data_dir)
+    write_a_bit_of_everything(first.client)  # the app's table definition: it has a stream
+    before = stream(first)
+    first.stop(stop)
+
+    second = Endpoint(data_dir)
+    try:
+        assert stream(second) == before  # no INSERT per replayed item, same sequence numbers and eventIDs
+        assert [event for _, _, event, _ in before].count("REMOVE") == 1
+        second.client.put_item(TableName=TABLE, Item=item("USER#a", "BOOKING#after"))
+        after = stream(second)
+        assert after[:-1] == before and after[-1][2:] == ("INSERT", "BOOKING#after")
+        assert int(after[-1][0]) == int(before[-1][0]) + 1
+    finally:
+        second.stop()

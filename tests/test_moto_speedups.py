@@ -210,3 +210,42 @@ def test_each_condition_string_is_lexed_once_and_still_decides_each_write(ddb, m
             ddb.put_item(TableName=TABLE, Item=item, ConditionExpression="n ! :max",
                          ExpressionAttributeValues={":max": {"N": "5"}})
     assert lexed.count("n ! :max") == 2
+
+
+def _stream_events():
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends["123456789012"]["us-east-1"].get_table(TABLE).stream_shard
+    return [(r.record["eventName"], r.record["dynamodb"]["Keys"]["SK"]["S"]) for r in shard.items]
+
+
+def test_transaction_on_a_table_with_a_stream_records_its_writes_and_a_cancelled_one_records_none(ddb, monkeypatch):
+    def refuse(self, memo):
+        raise AssertionError("moto copied the whole table")
+
+    monkeypatch.setattr(Table, "__deepcopy__", refuse, raising=False)
+    put(ddb, "A", "kept")
+    new = {"PK": {"S": "A"}, "SK": {"S": "new"}}
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": new}}])
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {"PK": {"S": "A"}, "SK": {"S": "never"}}}},
+            {"Put": {"TableName": TABLE, "Item": {"PK": {"S": "A"}, "SK": {"S": "kept"}},
+                     "ConditionExpression": "attribute_not_exists(PK)"}}])
+    assert _stream_events() == [("INSERT", "kept"), ("INSERT", "new")]
+
+
+def test_reading_a_stream_keeps_only_the_most_recent_shard_iterators(ddb):
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    backend = dynamodbstreams_backends["123456789012"]["us-east-1"]
+    put(ddb, "A", "one")
+    shard = backend.describe_stream(arn)["Shards"][0]["ShardId"]
+    iterator = backend.get_shard_iterator(arn, shard, "TRIM_HORIZON").arn
+    records = backend.get_records(iterator, 10)
+    assert [r["eventName"] for r in records["Records"]] == ["INSERT"]
+    for _ in range(moto_speedups.SHARD_ITERATORS_KEPT + 50):
+        records = backend.get_records(records["NextShardIterator"], 10)
+    assert len(backend.shard_iterators) == moto_speedups.SHARD_ITERATORS_KEPT
+    assert records["NextShardIterator"] in backend.shard_iterators

@@ -30,7 +30,14 @@ CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")  # its own venv 
 # Active tracing writes through these; IAM has no resource type for them, so their Resource can only be "*".
 XRAY_WRITES = {"PutTraceSegments", "PutTelemetryRecords"}
 # Called only by storage.create_table, which only the CLI and `make run` use: never by the function.
-OPERATOR_ONLY_DYNAMODB = {"CreateTable", "UpdateTimeToLive", "DescribeTable"}
+OPERATOR_ONLY_DYNAMODB = {"CreateTable", "UpdateTimeToLive", "DescribeTable", "UpdateTable"}
+QUEUES = ("WebhookQueue", "StreamFailureQueue", "WebhookDeadLetterQueue")
+# The event functions (issue 20): each with its own role, policy file and log group.
+EVENT_FUNCTIONS = {
+    "TableChanges": {"policy": "policy-table-changes.json", "log_group": "TableChangesLogGroup"},
+    "WebhookDeliveries": {"policy": "policy-webhook-deliveries.json", "log_group": "WebhookDeliveriesLogGroup"},
+    "Sweep": {"policy": "policy-sweep.json", "log_group": "SweepLogGroup"},
+}
 TRANSACTION_PARTS = {"ConditionCheck": "ConditionCheckItem", "Put": "PutItem", "Update": "UpdateItem",
                      "Delete": "DeleteItem"}
 
@@ -73,6 +80,11 @@ def function_of(template):
 
 def policy_file(stage):
     with open(os.path.join(ROOT, ".chalice", f"policy-{stage}.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def event_policy(function):
+    with open(os.path.join(ROOT, ".chalice", EVENT_FUNCTIONS[function]["policy"]), encoding="utf-8") as handle:
         return json.load(handle)
 
 
@@ -198,15 +210,16 @@ def _ssm_resources(template):
     return arns
 
 
-def _allowed_resources(template):
-    """What each service may touch: this stack's table and its indexes, its two parameters, its log group;
-    X-Ray's trace writes, which IAM cannot scope to a resource."""
+def _allowed_resources(template, log_group=LOG_GROUP):
+    """What each service may touch: this stack's table, its indexes and its stream, its two parameters,
+    its queues, the function's own log group; X-Ray's trace writes, which IAM cannot scope to a resource."""
     indexes = [i["IndexName"] for i in table_of(template)["GlobalSecondaryIndexes"]]
     return {
-        "dynamodb": [{"Fn::GetAtt": [TABLE, "Arn"]}]
+        "dynamodb": [{"Fn::GetAtt": [TABLE, "Arn"]}, {"Fn::GetAtt": [TABLE, "StreamArn"]}]
         + [{"Fn::Sub": "${" + TABLE + ".Arn}/index/" + name} for name in indexes],
         "ssm": _ssm_resources(template),
-        "logs": [{"Fn::GetAtt": [LOG_GROUP, "Arn"]}],
+        "sqs": [{"Fn::GetAtt": [queue, "Arn"]} for queue in QUEUES],
+        "logs": [{"Fn::GetAtt": [log_group, "Arn"]}],
         "xray": ["*"],
     }
 
@@ -221,9 +234,11 @@ def _as_list(value):
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_policy_names_only_the_projects_resources(stage, templates):
-    template, policy = templates[stage], policy_file(stage)
-    allowed = _allowed_resources(template)
+@pytest.mark.parametrize("function", [None, *EVENT_FUNCTIONS])
+def test_policy_names_only_the_projects_resources(stage, function, templates):
+    template = templates[stage]
+    policy = policy_file(stage) if function is None else event_policy(function)
+    allowed = _allowed_resources(template, EVENT_FUNCTIONS[function]["log_group"] if function else LOG_GROUP)
     for statement in _statements(policy):
         assert statement["Effect"] == "Allow"
         assert not {"NotAction", "NotResource", "Principal"} & set(statement)
@@ -241,7 +256,7 @@ def test_policy_names_only_the_projects_resources(stage, templates):
 @pytest.mark.parametrize("stage", STAGES)
 def test_packaged_role_carries_the_stage_policy_file_verbatim(stage, templates):
     roles = resources(templates[stage], "AWS::IAM::Role")
-    assert list(roles) == ["ApiHandlerRole"]
+    assert sorted(roles) == sorted(["ApiHandlerRole"] + [f"{name}Role" for name in EVENT_FUNCTIONS])
     (policy,) = roles["ApiHandlerRole"]["Properties"]["Policies"]
     assert policy["PolicyDocument"] == policy_file(stage)
     assert "ManagedPolicyArns" not in roles["ApiHandlerRole"]["Properties"]
@@ -489,7 +504,7 @@ def test_cors_when_configured_answers_preflight_and_marks_responses(cors_app, de
 def test_cors_set_in_a_stage_config_reaches_the_packaged_api(tmp_path):
     project = tmp_path / "project"  # just what `chalice package` reads
     for name in ("app.py", "requirements.txt", "infra/template.yaml", ".chalice/config.json",
-                 ".chalice/policy-dev.json"):
+                 ".chalice/policy-dev.json", *(f".chalice/{f['policy']}" for f in EVENT_FUNCTIONS.values())):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(os.path.join(ROOT, name), project / name)
     shutil.copytree(os.path.join(ROOT, "chalicelib"), project / "chalicelib",
@@ -583,3 +598,79 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 _CfnLoader.add_multi_constructor("!", lambda loader, tag, node: None)
+
+
+# --- the events (issue 20): stream, mappings, queues, schedule, their roles ---------------------
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("function", EVENT_FUNCTIONS)
+def test_each_event_function_has_its_own_role_with_its_policy_file_and_its_own_log_group(stage, function, templates):
+    template = templates[stage]
+    properties = template["Resources"][function]["Properties"]
+    assert properties["Role"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+    (policy,) = template["Resources"][f"{function}Role"]["Properties"]["Policies"]
+    assert policy["PolicyDocument"] == event_policy(function)
+    group = template["Resources"][EVENT_FUNCTIONS[function]["log_group"]]["Properties"]
+    assert group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/{properties['FunctionName']['Fn::Sub']}"}
+    assert properties["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": TABLE}
+    assert "JWT_SECRET_PARAM" not in properties["Environment"]["Variables"]
+    assert _actions(event_policy(function), "ssm") == set()
+
+
+def test_the_table_streams_new_and_old_images(templates):
+    for template in templates.values():
+        assert table_of(template)["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_the_stream_mapping_bisects_retries_a_bounded_number_of_times_and_sends_failures_to_a_queue(templates):
+    for template in templates.values():
+        (event,) = template["Resources"]["TableChanges"]["Properties"]["Events"].values()
+        mapping = event["Properties"]
+        assert event["Type"] == "DynamoDB" and mapping["Stream"] == {"Fn::GetAtt": [TABLE, "StreamArn"]}
+        assert mapping["BisectBatchOnFunctionError"] is True
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["MaximumRetryAttempts"] == {"Ref": "StreamMaximumRetryAttempts"}
+        assert template["Parameters"]["StreamMaximumRetryAttempts"]["Default"] == 10
+        assert mapping["DestinationConfig"]["OnFailure"] == {
+            "Type": "SQS", "Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}}
+        assert _actions(event_policy("TableChanges"), "sqs") == {"SendMessage"}
+
+
+def test_the_stream_mapping_passes_only_the_item_types_events_are_made_of(templates):
+    from chalicelib.domain import events
+
+    kinds = {"booking", "hold", "show", "waitlist"}
+    for template in templates.values():
+        (event,) = template["Resources"]["TableChanges"]["Properties"]["Events"].values()
+        patterns = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
+        assert set(patterns[0]["dynamodb"]["NewImage"]["type"]["S"]) == kinds
+        assert patterns[1] == {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"type": {"S": ["show"]}}}}
+    # every other item type is no event, whatever happens to it
+    for kind in ("seat", "webhook_delivery", "webhook", "user", "idempotency", None):
+        for name in ("INSERT", "MODIFY", "REMOVE"):
+            item = {"type": kind, "status": "cancelled"}
+            assert events.event_type(name, item, {**item, "checked_in_at": "t"}) is None
+
+
+def test_deliveries_are_fed_by_their_queue_with_partial_batch_answers_and_a_dead_letter_queue(templates):
+    for template in templates.values():
+        (event,) = template["Resources"]["WebhookDeliveries"]["Properties"]["Events"].values()
+        assert event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue = template["Resources"]["WebhookQueue"]["Properties"]
+        assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
+        assert queue["VisibilityTimeout"] > template["Resources"]["WebhookDeliveries"]["Properties"]["Timeout"]
+        for name in QUEUES:
+            assert template["Resources"][name]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_the_sweep_runs_every_minute(templates):
+    for template in templates.values():
+        (event,) = template["Resources"]["Sweep"]["Properties"]["Events"].values()
+        assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+
+
+@pytest.mark.parametrize("function, dynamodb", [
+    ("WebhookDeliveries", {"GetItem", "UpdateItem"}), ("Sweep", {"Query", "UpdateItem"})])
+def test_delivery_and_sweep_functions_get_only_the_table_operations_they_use(function, dynamodb):
+    assert _actions(event_policy(function), "dynamodb") == dynamodb

@@ -104,3 +104,8 @@ def test_no_request_path_scans(api, token):
         api.post(f"/bookings/{booking['id']}/cancel/", token=token)
         api.post("/login", {"username": "alice", "password": "secret"})
     assert calls and "Scan" not in calls
+
+
+def test_the_table_these_counts_are_taken_on_streams_every_change_so_the_outbox_adds_no_request(aws):
+    described = aws.describe_table(TableName=storage.table_name())["Table"]
+    assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}

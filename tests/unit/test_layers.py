@@ -18,7 +18,7 @@ STDLIB = sys.stdlib_module_names
 SHARED = {"chalicelib.errors", "chalicelib.settings", "chalicelib.clock", "chalicelib.log_context"}
 SERVICES = {f"chalicelib.{name}" for name in (
     "auth", "bookings", "catalog", "admin", "importer", "idempotency", "holds", "seat_writes", "tokens", "pagination",
-    "validation", "tickets", "ticket_keys", "checkin")}
+    "validation", "tickets", "ticket_keys", "checkin", "outbox", "webhooks", "sweep", "waitlist")}
 
 # layer -> (the chalicelib modules or packages it may import, the third-party packages it may import)
 RULES = {
@@ -27,7 +27,7 @@ RULES = {
     "keys": (set(), set()),
     "storage": (SHARED, {"boto3", "botocore"}),
     "db": (SHARED | {"chalicelib.db", "chalicelib.keys", "chalicelib.storage"}, set()),
-    "services": (SHARED | SERVICES | {"chalicelib.domain", "chalicelib.db", "chalicelib.keys"},
+    "services": (SHARED | SERVICES | {"chalicelib.domain", "chalicelib.db", "chalicelib.keys", "chalicelib.queues"},
                  {"bcrypt", "jwt", "fastjsonschema", "disarm", "cryptography", "segno"}),
     "web": (SHARED | SERVICES | {"chalicelib.domain", "chalicelib.db", "chalicelib.web", "chalicelib.docs",
                                  "chalicelib.box_office"},
@@ -44,8 +44,9 @@ def layer_of(module):
         return "shared"
     if module in SERVICES:
         return "services"
-    return {"chalicelib.keys": "keys", "chalicelib.storage": "storage", "chalicelib.web": "web",
-            "chalicelib.docs": "web", "chalicelib.box_office": "web", "chalicelib.door": "web"}.get(module)
+    return {"chalicelib.keys": "keys", "chalicelib.storage": "storage", "chalicelib.queues": "storage",
+            "chalicelib.web": "web", "chalicelib.docs": "web", "chalicelib.box_office": "web",
+            "chalicelib.door": "web"}.get(module)
 
 
 def modules():
