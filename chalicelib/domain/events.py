@@ -3,7 +3,8 @@
 The table's stream (NEW_AND_OLD_IMAGES) says "this item was inserted / modified / removed, it was
 this before and is this now"; ``event_of_change`` turns one such change into at most one domain
 event, from plain dicts (the images as stored, deserialised). Everything else an item change can be
-(seat locks, claims, idempotency records, webhook deliveries, ...) means nothing outside: None.
+(seat locks but for a check-in, claims, idempotency records, webhook deliveries, ...) means nothing
+outside: None.
 
 An event is ``{"id", "type", "data"}``. Its id comes from the stream record (``change_id``), so the
 same change delivered twice (a retried batch, a restarted poller) carries the same id and consumers
@@ -30,7 +31,8 @@ EVENT_TYPES = (BOOKING_CREATED, BOOKING_CANCELLED, HOLD_CREATED, HOLD_CONFIRMED,
 SEATS_FREED = frozenset({BOOKING_CANCELLED, HOLD_RELEASED, HOLD_EXPIRED})
 
 _BOOKING_FIELDS = ("id", "show", "movie_id", "seat_number", "seat_label", "category", "price", "currency",
-                   "status", "group_id", "hold_id", "created_at", "cancelled_at", "checked_in_at",
+                   "status", "group_id", "hold_id", "created_at", "cancelled_at", "user")
+_CHECKIN_FIELDS = ("booking_id", "show", "movie_id", "seat_number", "seat_label", "category", "checked_in_at",
                    "checked_in_by", "user")
 _HOLD_FIELDS = ("id", "show", "movie_id", "seat_numbers", "seats", "total_price", "currency", "status",
                 "created_at", "held_until", "released_at", "expired_at", "user")
@@ -63,6 +65,9 @@ def event_type(event_name: str, old: Optional[Mapping], new: Optional[Mapping]) 
             return BOOKING_CREATED
         if event_name == MODIFY and _changed_to(old, new, "status", "cancelled"):
             return BOOKING_CANCELLED
+        return None
+    if kind == "seat":
+        # A check-in marks the booking's seat lock (one conditional write at the door, issue 19).
         if event_name == MODIFY and new.get("checked_in_at") and not old.get("checked_in_at"):
             return CHECKIN_OK
         return None
@@ -98,6 +103,8 @@ def event_of_change(event_name: str, old: Optional[Mapping], new: Optional[Mappi
                                                          REMOVE: "deleted"}[event_name]}
     elif item.get("type") == "booking":
         data = _pick(item, _BOOKING_FIELDS)
+    elif kind == CHECKIN_OK:
+        data = _pick(item, _CHECKIN_FIELDS)
     elif item.get("type") == "hold":
         data = _pick(item, _HOLD_FIELDS)
     else:

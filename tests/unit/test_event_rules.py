@@ -22,13 +22,25 @@ def test_a_booking_turning_cancelled_is_booking_cancelled():
     assert kind("MODIFY", BOOKING, {**BOOKING, "status": "cancelled"}) == "booking.cancelled"
 
 
-def test_a_booking_gaining_checked_in_at_is_checkin_ok():
-    assert kind("MODIFY", BOOKING, {**BOOKING, "checked_in_at": "t", "checked_in_by": "staff"}) == "checkin.ok"
+SEAT_LOCK = {"PK": "SHOW#00000003", "SK": "SEAT#0007", "type": "seat", "booking_id": "b1", "user": "alice",
+             "show": 3, "seat_number": 7, "seat_label": "A7", "category": "standard"}
 
 
-def test_a_booking_already_checked_in_changing_again_is_no_checkin():
-    checked = {**BOOKING, "checked_in_at": "t"}
+def test_a_seat_lock_gaining_checked_in_at_is_checkin_ok_with_the_booking_and_seat():
+    event = events.event_of_change("MODIFY", SEAT_LOCK, {**SEAT_LOCK, "checked_in_at": "t", "checked_in_by": "door"},
+                                   "evt_9", "t")
+    assert event["type"] == "checkin.ok"
+    assert event["data"] == {"booking_id": "b1", "show": 3, "seat_number": 7, "seat_label": "A7",
+                             "category": "standard", "checked_in_at": "t", "checked_in_by": "door", "user": "alice"}
+
+
+def test_a_seat_lock_already_checked_in_changing_again_is_no_checkin():
+    checked = {**SEAT_LOCK, "checked_in_at": "t"}
     assert kind("MODIFY", checked, {**checked, "note": "x"}) is None
+
+
+def test_booking_or_holding_a_seat_lock_is_no_event_of_its_own():
+    assert kind("INSERT", None, SEAT_LOCK) is None and kind("REMOVE", SEAT_LOCK, None) is None
 
 
 def test_hold_lifecycle_changes_are_their_events():
