@@ -645,8 +645,15 @@ def test_the_stream_mapping_passes_only_the_item_types_events_are_made_of(templa
         patterns = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
         assert set(patterns[0]["dynamodb"]["NewImage"]["type"]["S"]) == kinds
         assert patterns[1] == {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"type": {"S": ["show"]}}}}
+        # a seat lock only when it is modified and carries checked_in_at: a check-in (issue 19)
+        assert patterns[2] == {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {
+            "type": {"S": ["seat"]}, "checked_in_at": {"S": [{"exists": True}]}}}}
+    seat = {"type": "seat", "booking_id": "b1"}
+    assert events.event_type("MODIFY", seat, {**seat, "checked_in_at": "t"}) == events.CHECKIN_OK
+    for name in ("INSERT", "REMOVE"):
+        assert events.event_type(name, seat, {**seat, "checked_in_at": "t"}) is None
     # every other item type is no event, whatever happens to it
-    for kind in ("seat", "webhook_delivery", "webhook", "user", "idempotency", None):
+    for kind in ("webhook_delivery", "webhook", "user", "idempotency", None):
         for name in ("INSERT", "MODIFY", "REMOVE"):
             item = {"type": kind, "status": "cancelled"}
             assert events.event_type(name, item, {**item, "checked_in_at": "t"}) is None
