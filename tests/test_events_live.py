@@ -124,6 +124,25 @@ def test_a_booking_reaches_the_webhook_signed_as_standard_webhooks_verifies_it(l
     assert set(verified) == {"type", "timestamp", "data"}
 
 
+def test_a_check_in_at_the_door_reaches_the_webhook_as_checkin_ok(live_stack, admin, webhook):
+    receiver, _ = webhook(["checkin.ok"])
+    show = live_stack.add_show(total_seats=20, days_ahead=0.01)  # starts in ~15 minutes: doors open
+    customer = token(live_stack, "door-event")
+    status, booking = call(live_stack, "POST", f"/shows/{show}/book/", {"seat_number": 9}, customer)
+    assert status == 201
+    code = call(live_stack, "GET", f"/bookings/{booking['id']}/ticket/", token=customer)[1]["code"]
+    status, admitted = call(live_stack, "POST", "/check-in/", {"code": code}, admin)  # admins may check in
+    assert status == 200 and admitted["result"] == "ok"
+
+    def mine():
+        return [b for _, b in receiver.events("checkin.ok") if b["data"]["booking_id"] == booking["id"]]
+
+    assert eventually(mine)
+    (event,) = mine()
+    assert event["data"]["seat_number"] == 9 and event["data"]["checked_in_at"] == admitted["checked_in_at"]
+    assert event["data"]["show"] == show
+
+
 def test_a_receiver_failing_three_times_gets_the_event_once_after_retries(live_stack, admin, webhook):
     receiver, hook = webhook(["booking.created"], statuses=[500, 503, 502])
     show = live_stack.add_show(total_seats=20)
