@@ -183,6 +183,9 @@ def extend(caller: str, hold_id: str) -> dict:
             continue
         if result.failed(CLAIMS_PART):
             continue  # the record changed since it was read: read it again
+        # A seat lock refused it while the hold item did not: the hold lapsed between this request's
+        # clock reading and the commit, and another customer took a seat. Then it is expired, not broken.
+        rules.check_held(hold, clock.now(), "extended")
         log.error("seat locks of live hold %s are missing or foreign; not extended", hold_id)
         raise ServiceUnavailable("The hold could not be extended; retry shortly.")
     raise ServiceUnavailable("The hold is in heavy demand; retry shortly.", retry_after=1)
@@ -224,6 +227,9 @@ def confirm(caller: str, hold_id: str) -> Outcome:
         if result.failed(CLAIMS_PART) and listed:
             listed = False  # the hold lapsed by another request's clock and was dropped from the record
             continue
+        # A seat lock refused it while the hold item did not: the hold lapsed between this request's
+        # clock reading and the commit, and another customer took a seat. Then it is expired, not broken.
+        rules.check_held(hold, clock.now(), "confirmed")
         log.error("seat locks of live hold %s are missing or foreign; not confirmed", hold_id)
         raise ServiceUnavailable("The hold could not be confirmed; retry shortly.")
     raise ServiceUnavailable("The hold is in heavy demand; retry shortly.", retry_after=1)
@@ -254,6 +260,9 @@ def release(caller: str, hold_id: str) -> dict:
         if result.failed(CLAIMS_PART):
             listed = False  # dropped from the record already: nothing to take back there
             continue
+        # A seat lock refused it while the hold item did not: the hold lapsed between this request's
+        # clock reading and the commit, and another customer took a seat. Then it is expired, not broken.
+        rules.check_held(hold, clock.now(), "released")
         log.error("seat locks of live hold %s are missing or foreign; not released", hold_id)
         raise ServiceUnavailable("The hold could not be released; retry shortly.")
     raise ServiceUnavailable("The hold is in heavy demand; retry shortly.", retry_after=1)

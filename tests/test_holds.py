@@ -130,6 +130,29 @@ def test_one_second_after_expiry_the_seats_are_free_and_the_hold_cannot_be_confi
     assert bookings_of(api, alice) == []
 
 
+@pytest.mark.parametrize("action", ["confirm", "release", "extend"])
+def test_a_hold_that_lapses_while_its_write_is_on_the_way_is_expired_not_a_503(api, alice, bob, now, action):
+    """The request read the clock just before expiry; before its transaction arrives the hold lapses
+    and another customer takes a seat (their write commits first): the answer is HoldExpired."""
+    created = hold(api, alice, [70]).data
+    now.advance(599.95)
+    rival = {}
+
+    def rival_takes_the_seat_first(**_):
+        if not rival:
+            rival["at"] = now.advance(0.1)  # the hold lapses...
+            rival["hold"] = hold(api, bob, [70])  # ...and Bob's hold commits before Alice's write
+    events = storage.client().meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", rival_takes_the_seat_first)
+    try:
+        response = api.post(f"/holds/{created['id']}/{action}/", token=alice)
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", rival_takes_the_seat_first)
+    assert rival["hold"].status_code == 201
+    assert response.status_code == 409 and response.data["Code"] == "HoldExpired", response.body
+    assert seat_lock(1, 70)["hold_id"] == rival["hold"].data["id"]
+
+
 def test_a_hold_is_live_until_the_instant_it_expires(api, alice, bob, now):
     created = hold(api, alice, [62]).data
     now.advance(599.9)
