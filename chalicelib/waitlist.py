@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def entry_view(entry: dict, position=None) -> dict:
-    view = {name: entry[name] for name in ("id", "show", "quantity", "category", "status", "joined_at",
+    view = {name: entry[name] for name in ("id", "show", "movie_id", "quantity", "category", "status", "joined_at",
                                            "offer_hold_id", "offered_until", "offer_seat_numbers")
             if entry.get(name) is not None}
     if position is not None:
@@ -42,8 +42,8 @@ def join(caller: str, show_id: int, body: dict) -> Outcome:
     if picking.best_block(plan, busy, quantity, category) is not None:
         raise SeatsAvailable(f"There are {quantity} adjacent seats available: hold them instead "
                              f"(POST /shows/{show_id}/holds/ with {{\"quantity\": {quantity}}}).", quantity=quantity)
-    entry = {"id": new_hold_id(now), "show": show_id, "user": caller, "quantity": quantity, "category": category,
-             "status": rules.WAITING, "joined_at": clock.iso(now)}
+    entry = {"id": new_hold_id(now), "show": show_id, "movie_id": show["movie_id"], "user": caller,
+             "quantity": quantity, "category": category, "status": rules.WAITING, "joined_at": clock.iso(now)}
     created = entries.join(entry)
     if not created:
         entry = entries.get(show_id, caller)

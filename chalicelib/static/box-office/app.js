@@ -133,11 +133,15 @@ async function openShow(movieId, showId) {
   $("back-to-shows").href = `#/movies/${movieId}`;
   $("show-title").textContent = movie ? `${movie.title}: choose seats` : "Choose seats";
   $("show-meta").textContent = info ? showText(info) : "";
-  for (const id of ["pick-note", "map-error", "hold-error", "best-error", "hold-action-error"]) say($(id), "");
+  for (const id of ["pick-note", "map-error", "hold-error", "best-error", "hold-action-error", "waitlist-note"]) say($(id), "");
+  $("join-waitlist").hidden = true;
   const current = (show = { id: showId, movie, info, selected: new Set(), hold: null });
   await refreshMap(true);
   const live = (await api("GET", "my-holds/?limit=20", undefined, AUTH)).find((h) => h.show === showId && h.status === "held");
+  const waiting = (await api("GET", "my-waitlist/", undefined, AUTH)).find((e) => e.show === showId);
   if (show !== current) return;
+  $("hold-from-waitlist").hidden = !(live && waiting && waiting.offer_hold_id === live.id);
+  if (waiting && waiting.status === "waiting") say($("waitlist-note"), `You are number ${waiting.position} on this show's waitlist.`);
   if (live) setHold(live, false);
   else showHold();
   show.poll = setInterval(() => document.visibilityState === "visible" && refreshMap(), POLL_MS);
@@ -219,8 +223,16 @@ $("best-form").addEventListener("submit", (event) => {
   makeHold({ ...body, ...($("best-split").checked && { allow_split: true }) }, $("best-error"));
 });
 
+// No block of that size: offer the waitlist, which holds the seats for this customer when they come back.
+$("join-waitlist").addEventListener("click", () => api("POST", `shows/${show.id}/waitlist/`, show.wanted, AUTH).then((entry) => {
+  $("join-waitlist").hidden = true;
+  say($("best-error"), "");
+  say($("waitlist-note"), `You are number ${entry.position} on the waitlist: when seats come back, they are held for you here.`);
+}, (error) => say($("waitlist-note"), error)));
+
 async function makeHold(body, errorNode) {
-  for (const id of ["hold-error", "best-error", "pick-note"]) say($(id), "");
+  for (const id of ["hold-error", "best-error", "pick-note", "waitlist-note"]) say($(id), "");
+  $("join-waitlist").hidden = true;
   const current = show;
   try {
     const hold = await api("POST", `shows/${current.id}/holds/`, body, AUTH);
@@ -230,6 +242,11 @@ async function makeHold(body, errorNode) {
   } catch (error) {
     if (show !== current) return;
     say(errorNode, error);
+    if (error.body && error.body.Code === "NoAdjacentSeats") {
+      show.wanted = { quantity: body.quantity, ...(body.category && { category: body.category }) };
+      $("join-waitlist").textContent = `Join the waitlist for ${plural(body.quantity, "seat", "seats")}`;
+      $("join-waitlist").hidden = false;
+    }
     const taken = (error.body && error.body.taken) || [];
     if (taken.length) { // taken meanwhile: drawn as taken at once, named; the next poll tells held from booked
       show.map.rows.forEach((row) => row.seats.forEach((s) => taken.includes(s.number) && (s.status = "taken")));
@@ -381,6 +398,19 @@ async function openBookings() {
     return el("tr", {}, el("td", { textContent: titles.get(b.movie_id) || "" }), el("td", { textContent: when }),
       el("td", { textContent: [seat, b.category].filter(Boolean).join(", ") }), el("td", { textContent: bookingPrice(b) }),
       status, action);
+  }));
+  const entries = await all("my-waitlist/", AUTH);
+  for (const movieId of new Set(entries.map((e) => e.movie_id))) (await shows(movieId)).forEach((s) => showsById.set(s.id, s));
+  $("waitlist-panel").hidden = !entries.length;
+  $("waitlist-rows").replaceChildren(...entries.map((e) => {
+    const info = showsById.get(e.show) || {};
+    const name = [titles.get(e.movie_id), info.date_time ? showText(info) : `Show ${e.show}`].filter(Boolean).join(", ");
+    const state = e.status === "offered" ? `seats held for you until ${timeText(e.offered_until)}: ` : `waiting, number ${e.position}`;
+    const leave = el("button", { type: "button", className: "secondary", textContent: "Leave", "aria-label": `Leave the waitlist of ${name}` });
+    leave.addEventListener("click", () => api("DELETE", `shows/${e.show}/waitlist/`, undefined, AUTH).then(() => leave.parentElement.remove()));
+    const item = el("li", { textContent: `${name}: ${plural(e.quantity, "seat", "seats")}, ${state}` }, " ", leave);
+    if (e.status === "offered") leave.before(el("a", { href: `#/movies/${e.movie_id}/shows/${e.show}`, textContent: "confirm them" }), " ");
+    return item;
   }));
 }
 
