@@ -29,11 +29,15 @@ def events_of(records: list) -> list:
 
 
 def handle_batch(records: list) -> dict:
-    """Handle stream records in order; the partial-batch answer names the first record that failed."""
+    """Handle stream records in order; the partial-batch answer names the first record that failed.
+    The webhook endpoints are read once per batch, at its first event (one Query, not one per event)."""
+    endpoints = None
     for record in records:
         try:
             for event in events_of([record]):
-                handle_event(event)
+                if endpoints is None:
+                    endpoints = webhooks.endpoints()
+                handle_event(event, endpoints)
         except Exception:  # noqa: BLE001 - this record and the rest are retried by the event source
             log.exception("stream record %s failed; the batch is retried from it",
                           record.get("dynamodb", {}).get("SequenceNumber"))
@@ -41,9 +45,9 @@ def handle_batch(records: list) -> dict:
     return {"batchItemFailures": []}
 
 
-def handle_event(event: dict) -> None:
+def handle_event(event: dict, endpoints: list = None) -> None:
     """The consumers of an event, in order: the waitlist (which may offer freed seats: its offer is
-    another item change, hence another event), then the webhooks."""
+    another item change, hence another event), then the webhooks (``endpoints``, or read now)."""
     log.info("event %s %s", event["type"], event["id"])
     waitlist.on_event(event)
-    webhooks.fan_out(event)
+    webhooks.fan_out(event, endpoints)

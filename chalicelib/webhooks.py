@@ -134,12 +134,18 @@ def _new_delivery(endpoint: dict, event: dict, now: float) -> dict:
             "next_attempt_at": now, "created_at": clock.iso(now), "created": now}
 
 
-def fan_out(event: dict) -> int:
-    """Store and queue a delivery of ``event`` to each endpoint subscribed to its type; how many were new.
+def endpoints() -> list:
+    """Every registered endpoint (one Query of the endpoints' partition)."""
+    return list(items.all_endpoints())
+
+
+def fan_out(event: dict, endpoints_now: list = None) -> int:
+    """Store and queue a delivery of ``event`` to each endpoint subscribed to its type (of
+    ``endpoints_now``, or as read now); how many were new.
 
     A retried stream record finds its deliveries stored already and queues nothing again."""
     now, new = clock.now(), 0
-    for endpoint in items.all_endpoints():
+    for endpoint in (endpoints() if endpoints_now is None else endpoints_now):
         if endpoint.get("status") == rules.DISABLED or not rules.subscribed(endpoint["events"], event["type"]):
             continue
         delivery = _new_delivery(endpoint, event, now)
