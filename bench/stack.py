@@ -67,8 +67,9 @@ class LocalStack:
     """
 
     def __init__(self, table_name="movie-booking", bcrypt_rounds=SETUP_BCRYPT_ROUNDS, quiet=False,
-                 stock_moto=False, journal=True):
+                 stock_moto=False, journal=True, events=True):
         self.table_name = table_name
+        self.events = events  # run the event sources (scripts/local_events.py) once the table exists, as make run
         self.bcrypt_rounds = bcrypt_rounds
         self.quiet = quiet
         self.stock_moto = stock_moto
@@ -111,6 +112,7 @@ class LocalStack:
             BCRYPT_ROUNDS=str(self.bcrypt_rounds),
             DYNAMODB_READ_TIMEOUT="10",  # as `make run`: the serialised endpoint can be slow under load
             AWS_ENDPOINT_URL_DYNAMODB=f"http://{HOST}:{self.ddb_port}",
+            AWS_ENDPOINT_URL_SQS=f"http://{HOST}:{self.ddb_port}",  # the engine serves SQS too (issue 20)
             PYTHONUNBUFFERED="1",
         )
         return env
@@ -191,6 +193,13 @@ class LocalStack:
         storage.create_table()
         report = importer.import_catalog(demo_catalog() + list(extra_movies))
         self._log(f"table {storage.table_name()}: {len(report['created'])} catalog items created")
+        if self.events and not self.stock_moto:
+            import local_events
+
+            env = {**self.environment(), **local_events.create_queues(os.environ["AWS_ENDPOINT_URL_DYNAMODB"])}
+            self.processes["events"] = local_stack.start(local_stack.events_command(), env=env,
+                                                         log_path=os.path.join(self.logdir, "events.log"))
+            self._log("event sources: the table's stream, webhook deliveries and the sweep (as make run)")
         return report
 
     # --- HTTP ------------------------------------------------------------------------------
