@@ -175,8 +175,8 @@ def new_page(browser):
     context is checked for stray requests and console errors at the end of the test."""
     contexts = []
 
-    def make():
-        context = browser.new_context(viewport={"width": 1280, "height": 1000}, service_workers="block")
+    def make(width=1280, height=1000):
+        context = browser.new_context(viewport={"width": width, "height": height}, service_workers="block")
         context.set_default_timeout(TIMEOUT_MS)
         recorder = Recorder(context)
         contexts.append((context, recorder))

@@ -4,11 +4,10 @@ device's offline scans are uploaded later; two doors scanning one ticket at once
 import concurrent.futures
 import contextlib
 import datetime as dt
-import json
-import urllib.error
-import urllib.request
 
 import pytest
+
+from test_concurrency import call as _call
 
 from chalicelib import auth, catalog, clock, settings, storage, ticket_keys
 from chalicelib.db import shows as show_items
@@ -296,17 +295,6 @@ def test_a_malformed_batch_is_400_and_writes_nothing(api, alice, staff, show):
 
 
 # --- two doors at once, over HTTP against the live stack --------------------------------------
-
-def _call(base_url, method, path, body=None, token=None):
-    request = urllib.request.Request(base_url + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
 
 def test_doors_scanning_one_ticket_at_once_admit_it_exactly_once(live_stack):
     base = live_stack.base_url

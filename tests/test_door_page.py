@@ -15,14 +15,12 @@ import uuid
 
 import pytest
 import requests
-from test_browser import OUTPUT, ROOT, Recorder, browser  # noqa: F401 (browser: the module's Chromium)
+from test_box_office import AXE, _axe_violations, _expect, _screenshot, new_page  # noqa: F401 (new_page: a fixture)
+from test_browser import browser  # noqa: F401 (browser: the module's Chromium)
 
 from chalicelib import door
 
-AXE = os.path.join(ROOT, "tests", "vendor", "axe-core", "axe.min.js")
 PASSWORD = "door-page-secret"
-TIMEOUT_MS = 15_000
-API_ERROR_LOG = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d ")
 
 
 # --- served by the app ------------------------------------------------------------------------
@@ -93,47 +91,6 @@ def _ticket(stack, token, show_id, seat):
     ticket = requests.get(f"{stack.base_url}/bookings/{booking_id}/ticket/",
                           headers={"Authorization": f"Bearer {token}"}, timeout=15).json()
     return booking_id, ticket["code"]
-
-
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def make(width=1280, height=900):
-        context = browser.new_context(viewport={"width": width, "height": height}, service_workers="block")
-        context.set_default_timeout(TIMEOUT_MS)
-        recorder = Recorder(context)
-        contexts.append((context, recorder))
-        return recorder.watch(context.new_page()), recorder
-
-    yield make
-    try:
-        for _, recorder in contexts:
-            recorder.errors = [e for e in recorder.errors if not API_ERROR_LOG.match(e)]  # refusals are expected
-            recorder.assert_clean()
-    finally:
-        for context, _ in contexts:
-            context.close()
-
-
-def _expect():
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    return expect
-
-
-def _screenshot(page, name):
-    os.makedirs(OUTPUT, exist_ok=True)
-    page.screenshot(path=os.path.join(OUTPUT, name), full_page=True)
-
-
-def _axe_violations(page):
-    with open(AXE, encoding="utf-8") as handle:
-        page.evaluate(handle.read())  # evaluated through DevTools, not injected as an inline script
-    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in results["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 def _scan(page, code):

@@ -7,13 +7,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from conftest import LIVE_HOLD_SECONDS, LIVE_RETRY_SCHEDULE, ROOT
+from test_concurrency import call as http_call
 
 WAIT_SECONDS = 20
 
@@ -53,15 +52,7 @@ class Receiver:
 
 
 def call(stack, method, path, body=None, token=None):
-    request = urllib.request.Request(stack.base_url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return http_call(stack.base_url, method, path, body, token=token)
 
 
 def token(stack, username):
