@@ -2,12 +2,12 @@
 forged tickets are refused with their reason; a checked-in booking cannot be cancelled; a door
 device's offline scans are uploaded later; two doors scanning one ticket at once admit it once."""
 import concurrent.futures
-import contextlib
 import datetime as dt
 
 import pytest
 
 from test_concurrency import call as _call
+from test_request_counts import counting
 
 from chalicelib import auth, catalog, clock, settings, storage, ticket_keys
 from chalicelib.db import shows as show_items
@@ -46,21 +46,6 @@ def booking_and_code(api, token, show_id, seat=3):
     ticket = api.get(f"/bookings/{booked.data['id']}/ticket/", token=token)
     assert ticket.status_code == 200, ticket.body
     return booked.data["id"], ticket.data["code"]
-
-
-@contextlib.contextmanager
-def counting():
-    calls = []
-
-    def record(model, **_):
-        calls.append(model.name)
-
-    events = storage.client().meta.events
-    events.register("before-call.dynamodb", record)
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.dynamodb", record)
 
 
 # --- one scan --------------------------------------------------------------------------------
