@@ -41,22 +41,19 @@ def build_parser():
 
     commands.add_parser("create-table", help="create the table with its index and TTL, unless it exists")
 
-    admin = commands.add_parser("create-admin", help="create an admin account")
-    admin.add_argument("username")
-    admin.add_argument("--password-stdin", action="store_true",
-                       help="read the password from the first line of standard input instead of prompting")
-    admin.add_argument("--promote", action="store_true",
-                       help="grant admin to an existing account (its password is left unchanged)")
-    admin.add_argument("--role", choices=("admin", "staff"), default="admin",
-                       help="the role to grant: admin (default) or staff (door check-in only)")
-
-    staff = commands.add_parser("create-staff", help="create a door-staff account (checks tickets in)")
-    staff.add_argument("username")
-    staff.add_argument("--password-stdin", action="store_true",
-                       help="read the password from the first line of standard input instead of prompting")
-    staff.add_argument("--promote", action="store_true",
-                       help="grant staff to an existing account (its password is left unchanged)")
-    staff.set_defaults(role="staff")
+    for name, role, what in (("create-admin", "admin", "an admin account"),
+                             ("create-staff", "staff", "a door-staff account (checks tickets in)")):
+        account = commands.add_parser(name, help=f"create {what}")
+        account.add_argument("username")
+        account.add_argument("--password-stdin", action="store_true",
+                             help="read the password from the first line of standard input instead of prompting")
+        account.add_argument("--promote", action="store_true",
+                             help=f"grant {role} to an existing account (its password is left unchanged)")
+        if role == "admin":
+            account.add_argument("--role", choices=("admin", "staff"), default="admin",
+                                 help="the role to grant: admin (default) or staff (door check-in only)")
+        else:
+            account.set_defaults(role="staff")
 
     keyring = commands.add_parser("new-ticket-keys", help="print a new ticket signing key ring (JSON)")
     keyring.add_argument("--rotate", metavar="FILE",
